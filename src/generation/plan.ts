@@ -1,0 +1,72 @@
+// From a validated request and the loaded model to the decode loop's options: token budget
+// (Hugging Face: max_new_tokens wins over max_length, and max_length counts the prompt), context
+// window, and the settings Hugging Face itself rejects. All failures are 400s naming the field.
+import type { Limits } from "../config";
+import { badRequest } from "../errors";
+import type { GenerateRequest } from "../http/generate-schema";
+import type { ModelManifest } from "../model/manifest";
+import { SAMPLING_DEFAULTS, type SamplingSettings } from "../sampling/index";
+import { randomSeed } from "../sampling/rng";
+import { encode } from "../tokenizer/index";
+
+export interface GenerationPlan {
+  promptIds: number[];
+  maxNewTokens: number;
+  numSequences: number;
+  sampling: SamplingSettings;
+  seed: number;
+  stop: string[];
+  eosTokenId: number;
+}
+
+export function planGeneration(request: GenerateRequest, manifest: ModelManifest, limits: Limits): GenerationPlan {
+  const window = manifest.architecture.n_positions;
+  const eos = manifest.tokenizer.eos_token_id;
+  // Hugging Face starts from the BOS token when there is no prompt; GPT-2's BOS is <|endoftext|>.
+  const encoded = encode(request.prompt);
+  const promptIds = encoded.length > 0 ? encoded : [manifest.tokenizer.bos_token_id];
+  const promptTokens = promptIds.length;
+  if (promptTokens >= window) {
+    throw badRequest(`prompt is ${promptTokens} tokens; the model's context window is ${window} tokens, which leaves no room to generate`, "prompt");
+  }
+  const room = window - promptTokens;
+
+  let maxNewTokens: number;
+  if (request.max_new_tokens !== undefined) {
+    if (request.max_new_tokens > room) {
+      throw badRequest(`prompt (${promptTokens} tokens) + max_new_tokens (${request.max_new_tokens}) exceeds the context window of ${window} tokens`, "max_new_tokens");
+    }
+    maxNewTokens = request.max_new_tokens;
+  } else if (request.max_length !== undefined) {
+    if (request.max_length > window) {
+      throw badRequest(`max_length (${request.max_length}) exceeds the model's context window of ${window} tokens`, "max_length");
+    }
+    if (request.max_length <= promptTokens) {
+      throw badRequest(`max_length (${request.max_length}) counts the prompt, which is already ${promptTokens} tokens; raise max_length or use max_new_tokens`, "max_length");
+    }
+    maxNewTokens = request.max_length - promptTokens;
+    if (maxNewTokens > limits.maxNewTokensCap) {
+      throw badRequest(`max_length (${request.max_length}) allows ${maxNewTokens} new tokens; this server generates at most ${limits.maxNewTokensCap} per request`, "max_length");
+    }
+  } else {
+    maxNewTokens = Math.min(limits.defaultMaxNewTokens, room);
+  }
+
+  const doSample = request.do_sample ?? SAMPLING_DEFAULTS.do_sample;
+  const numSequences = request.num_return_sequences ?? 1;
+  if (!doSample && numSequences > 1) {
+    // Hugging Face raises here too: greedy decoding would return the same sequence n times.
+    throw badRequest("num_return_sequences > 1 needs do_sample: true (greedy decoding would repeat one sequence)", "num_return_sequences");
+  }
+  const sampling: SamplingSettings = {
+    do_sample: doSample,
+    temperature: request.temperature ?? SAMPLING_DEFAULTS.temperature,
+    top_k: request.top_k ?? SAMPLING_DEFAULTS.top_k,
+    top_p: request.top_p ?? SAMPLING_DEFAULTS.top_p,
+    repetition_penalty: request.repetition_penalty ?? SAMPLING_DEFAULTS.repetition_penalty,
+    no_repeat_ngram_size: request.no_repeat_ngram_size ?? SAMPLING_DEFAULTS.no_repeat_ngram_size,
+    min_new_tokens: request.min_new_tokens ?? SAMPLING_DEFAULTS.min_new_tokens,
+  };
+  const stop = request.stop === undefined ? [] : typeof request.stop === "string" ? [request.stop] : request.stop;
+  return { promptIds, maxNewTokens, numSequences, sampling, seed: request.seed ?? randomSeed(), stop, eosTokenId: eos };
+}

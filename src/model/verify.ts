@@ -1,0 +1,42 @@
+// The runtime checks the manifest and every file before loading, and says exactly what is wrong.
+import { MANIFEST_FORMAT, type ManifestFile, type ModelManifest } from "./manifest";
+
+export class ModelFileError extends Error {
+  override name = "ModelFileError";
+}
+
+const REQUIRED_ARCH = ["n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "layer_norm_epsilon"] as const;
+
+export function parseManifest(bytes: Uint8Array, location: string): ModelManifest {
+  let manifest: ModelManifest;
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(bytes)) as ModelManifest;
+  } catch {
+    throw new ModelFileError(`${location}/manifest.json is not valid JSON: re-run npm run model:convert`);
+  }
+  const fail = (what: string) => new ModelFileError(`${location}/manifest.json: ${what}; re-run npm run model:convert`);
+  if (manifest?.format !== MANIFEST_FORMAT) throw fail(`format is ${JSON.stringify(manifest?.format)}, expected ${MANIFEST_FORMAT}`);
+  const arch = manifest.architecture as unknown as Record<string, unknown> | undefined;
+  for (const key of REQUIRED_ARCH) {
+    if (typeof arch?.[key] !== "number" || !(Number(arch[key]) > 0)) throw fail(`architecture.${key} is missing or not positive`);
+  }
+  if (manifest.architecture.n_embd % manifest.architecture.n_head !== 0) throw fail("n_embd is not a multiple of n_head");
+  if (!Array.isArray(manifest.files) || !manifest.files.some((f) => f.role === "graph")) throw fail("no graph file listed");
+  for (const file of manifest.files) {
+    if (typeof file.path !== "string" || file.path.includes("..") || !/^[0-9a-f]{64}$/.test(file.sha256) || !Number.isInteger(file.bytes)) {
+      throw fail(`file entry ${JSON.stringify(file)} is malformed`);
+    }
+  }
+  return manifest;
+}
+
+export async function verifyFile(bytes: Uint8Array, file: ManifestFile, location: string): Promise<void> {
+  if (bytes.byteLength !== file.bytes) {
+    throw new ModelFileError(`${location}/${file.path} is ${bytes.byteLength} bytes, manifest says ${file.bytes} (truncated or replaced?)`);
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  if (hex !== file.sha256) {
+    throw new ModelFileError(`${location}/${file.path} has sha256 ${hex}, manifest says ${file.sha256} (corrupt or from another conversion)`);
+  }
+}

@@ -1,0 +1,47 @@
+// A fake GPT-2 for decode-loop tests: its "KV cache" stores each row's token history, and its
+// logits depend on the whole history, so any mix-up of rows, positions or cache lengths changes
+// the output. `referenceNext` computes the same logits without any cache, for a naive reference.
+import type { Forward, ForwardInput, KvCache } from "../../src/generation/forward";
+
+export const VOCAB = 50257;
+
+/** Logits for the next token after `history`: a spread over a few history-dependent tokens. */
+export function referenceLogits(history: number[], eosBias = 0): Float32Array {
+  const logits = new Float32Array(VOCAB).fill(-10);
+  let h = 17;
+  for (const t of history) h = (Math.imul(h, 31) + t) >>> 0;
+  for (let k = 0; k < 4; k++) logits[(h + k * 7919) % 50000] = 5 - k * 0.5;
+  logits[50256] = -10 + eosBias;
+  return logits;
+}
+
+export interface FakeModel {
+  forward: Forward;
+  calls: ForwardInput[];
+}
+
+export function fakeModel(options: { eosBias?: number; onStep?: (input: ForwardInput) => void } = {}): FakeModel {
+  const calls: ForwardInput[] = [];
+  const forward: Forward = async (input) => {
+    calls.push(input);
+    options.onStep?.(input);
+    const pastLength = input.past?.length ?? 0;
+    if (input.past && input.past.batch !== input.batch) throw new Error("past batch differs from input batch");
+    if (input.attentionMask.length !== input.batch * (pastLength + input.seq)) throw new Error("attention mask has the wrong length");
+    const histories: number[][] = [];
+    for (let row = 0; row < input.batch; row++) {
+      const past = input.past ? Array.from(input.past.tensors[0].subarray(row * pastLength, (row + 1) * pastLength)) : [];
+      const fresh = input.inputIds.slice(row * input.seq, (row + 1) * input.seq);
+      input.positionIds.slice(row * input.seq, (row + 1) * input.seq).forEach((p, i) => {
+        if (p !== pastLength + i) throw new Error(`position ${p} where ${pastLength + i} was expected`);
+      });
+      histories.push([...past, ...fresh]);
+    }
+    const length = pastLength + input.seq;
+    const tensor = new Float32Array(input.batch * length);
+    histories.forEach((h, row) => tensor.set(h, row * length));
+    const present: KvCache = { batch: input.batch, length, tensors: [tensor, tensor.slice()] };
+    return { logits: histories.map((h) => referenceLogits(h, options.eosBias)), present };
+  };
+  return { forward, calls };
+}

@@ -1,0 +1,37 @@
+// Runs once in Node before any test: converts the Hugging Face reference checkpoints (made by
+// transformers itself, see ../shared/reference/README.md) with our converter, and copies their
+// fixtures next to them, so tests inside workerd can read both through the TEST_MODELS binding.
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { convertCheckpoint } from "../../tools/convert/index";
+import { writeSyntheticCheckpoint } from "../../tools/synth/index";
+import { MODEL_CACHE_DIR, REFERENCE_DIR } from "./model-files";
+
+export const REFERENCE_CHECKPOINTS = ["tiny-a", "tiny-b"] as const;
+
+export default async function setup(): Promise<void> {
+  if (!existsSync(path.join(REFERENCE_DIR, "README.md"))) {
+    if (process.env.CI) throw new Error(`reference checkpoints not found at ${REFERENCE_DIR}`);
+    console.warn(`[setup] no reference checkpoints at ${REFERENCE_DIR}: Hugging Face fidelity tests will be skipped`);
+  }
+  await mkdir(MODEL_CACHE_DIR, { recursive: true });
+  const available: string[] = [];
+  if (existsSync(path.join(REFERENCE_DIR, "README.md"))) {
+    for (const name of REFERENCE_CHECKPOINTS) {
+      for (const dtype of ["fp32", "int8"] as const) {
+        await convertCheckpoint(path.join(REFERENCE_DIR, name), { dtype, outDir: path.join(MODEL_CACHE_DIR, `${name}-${dtype}`), name });
+      }
+      for (const file of [`${name}.fixtures.json`, `${name}.logits.bin`]) {
+        await copyFile(path.join(REFERENCE_DIR, file), path.join(MODEL_CACHE_DIR, file));
+      }
+      available.push(name);
+    }
+  }
+  // A synthetic checkpoint with yet another shape, never seen by the reference fixtures.
+  const synthDir = path.join(MODEL_CACHE_DIR, "synthetic-checkpoint");
+  await rm(synthDir, { recursive: true, force: true });
+  await writeSyntheticCheckpoint({ layers: 1, embd: 32, heads: 2, seed: 7, outDir: synthDir, positions: 64 });
+  await convertCheckpoint(synthDir, { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, "synthetic-int8"), name: "synthetic-int8" });
+  await writeFile(path.join(MODEL_CACHE_DIR, "available.json"), JSON.stringify({ reference: available }));
+}

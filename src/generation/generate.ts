@@ -5,7 +5,7 @@ import { createTokenChooser, type SamplingSettings } from "../sampling/index";
 import { createRng, deriveSeed } from "../sampling/rng";
 import { IncrementalDecoder } from "../tokenizer/index";
 import { repeatRows, selectRows, type Forward, type KvCache } from "./forward";
-import { batchInterrupt, findStop, type Budget, type FinishReason } from "./stopping";
+import { batchInterrupt, findStop, stopHoldback, type Budget, type FinishReason } from "./stopping";
 
 export interface GenerateOptions {
   /** Never empty: an empty prompt is replaced by the BOS token before this point. */
@@ -21,6 +21,17 @@ export interface GenerateOptions {
   budget: Budget;
   /** Lets other requests and I/O run between steps. */
   pause?: () => Promise<void>;
+  /** Streaming: told about every token and every finished sequence, in order. */
+  listener?: GenerationListener;
+}
+
+/**
+ * Text deltas never split a UTF-8 character and never contain (part of) a stop string: text that
+ * could still become a stop string is held back until it cannot.
+ */
+export interface GenerationListener {
+  token(index: number, tokenId: number, delta: string): void;
+  finish(index: number, reason: FinishReason, delta: string): void;
 }
 
 export interface SequenceResult {
@@ -38,8 +49,11 @@ export interface GenerateResult {
 }
 
 interface Row {
+  index: number;
   tokenIds: number[];
   text: string;
+  /** Characters of `text` already handed to the listener. */
+  emitted: number;
   finishReason: FinishReason | null;
   chooser: ReturnType<typeof createTokenChooser>;
   decoder: IncrementalDecoder;
@@ -51,8 +65,10 @@ export async function generate(forward: Forward, options: GenerateOptions): Prom
   const { promptIds, numSequences, budget } = options;
   const pause = options.pause ?? yieldToEventLoop;
   const rows: Row[] = Array.from({ length: numSequences }, (_, index) => ({
+    index,
     tokenIds: [],
     text: "",
+    emitted: 0,
     finishReason: null,
     chooser: createTokenChooser(options.sampling, {
       eosTokenIds: [options.eosTokenId],
@@ -84,6 +100,7 @@ export async function generate(forward: Forward, options: GenerateOptions): Prom
     const interrupt = batchInterrupt(budget);
     const next = active.filter((rowIndex) => rows[rowIndex].finishReason === null);
     if (interrupt) for (const rowIndex of next) rows[rowIndex].finishReason = interrupt;
+    for (const rowIndex of active) if (rows[rowIndex].finishReason !== null) finish(rows[rowIndex], options);
     if (interrupt || next.length === 0) break;
 
     kv = selectRows(kv, next.map((rowIndex) => active.indexOf(rowIndex)));
@@ -102,15 +119,19 @@ export async function generate(forward: Forward, options: GenerateOptions): Prom
     steps++;
   }
 
-  for (const row of rows) {
-    if (row.finishReason !== "stop") row.text += row.decoder.flush();
-  }
   return {
     sequences: rows.map((row) => ({ tokenIds: row.tokenIds, text: row.text, finishReason: row.finishReason ?? "length" })),
     prefillMs,
     decodeMs: budget.now() - started - prefillMs,
     steps,
   };
+}
+
+/** Complete a finished row's text and tell the listener the rest of it. */
+function finish(row: Row, options: GenerateOptions): void {
+  if (row.finishReason !== "stop") row.text += row.decoder.flush();
+  options.listener?.finish(row.index, row.finishReason!, row.text.slice(row.emitted));
+  row.emitted = row.text.length;
 }
 
 /** Choose one token for a row and apply the per-sequence stopping criteria. */
@@ -130,5 +151,11 @@ function advance(row: Row, logits: Float32Array, options: GenerateOptions): void
     row.finishReason = "stop";
   } else if (row.tokenIds.length >= options.maxNewTokens) {
     row.finishReason = "length";
+  }
+  if (options.listener) {
+    // A finished row's remaining text goes out with its finish event.
+    const safe = row.finishReason ? row.emitted : Math.max(row.emitted, row.text.length - stopHoldback(row.text, options.stop));
+    options.listener.token(row.index, token, row.text.slice(row.emitted, safe));
+    row.emitted = safe;
   }
 }

@@ -18,6 +18,24 @@ export function findStop(text: string, fresh: number, stops: readonly string[]):
   return cut;
 }
 
+/**
+ * How many trailing characters of `text` must be held back from a stream because they could be
+ * the start of a stop string (which is never returned): the longest suffix that is a proper
+ * prefix of some stop string.
+ */
+export function stopHoldback(text: string, stops: readonly string[]): number {
+  let hold = 0;
+  for (const stop of stops) {
+    for (let k = Math.min(stop.length - 1, text.length); k > hold; k--) {
+      if (text.endsWith(stop.slice(0, k))) {
+        hold = k;
+        break;
+      }
+    }
+  }
+  return hold;
+}
+
 export interface Budget {
   /** Epoch ms after which generation ends with "time"; null = no budget. */
   deadline: number | null;

@@ -114,4 +114,37 @@ describe("generate", () => {
     expect(typeof result.sequences[0].text).toBe("string");
     expect(result.sequences[0].tokenIds).toHaveLength(12);
   });
+
+  it("streams deltas that add up to the final text, holding back a possible stop string", async () => {
+    const full = await generate(fakeModel().forward, options({ maxNewTokens: 20 }));
+    const text = full.sequences[0].text;
+    const stop = text.slice(10, 14);
+    const events: string[] = [];
+    const finishes: string[] = [];
+    const result = await generate(fakeModel().forward, options({
+      maxNewTokens: 20,
+      stop: [stop],
+      listener: {
+        token: (_index, _id, delta) => events.push(delta),
+        finish: (_index, reason, delta) => finishes.push(`${reason}:${delta}`),
+      },
+    }));
+    const streamed = events.join("") + finishes[0].slice("stop:".length);
+    expect(streamed).toBe(result.sequences[0].text);
+    expect(events.join("")).not.toContain(stop);
+    expect(finishes).toHaveLength(1);
+    expect(events).toHaveLength(result.sequences[0].tokenIds.length);
+  });
+
+  it("streams one finish per sequence, with the row's remaining text", async () => {
+    const sampling: SamplingSettings = { ...SAMPLING_DEFAULTS, do_sample: true, top_k: 0 };
+    const texts = ["", "", ""];
+    const finished: number[] = [];
+    const result = await generate(fakeModel({ eosBias: 13.2 }).forward, options({
+      sampling, numSequences: 3, maxNewTokens: 15,
+      listener: { token: (i, _id, delta) => (texts[i] += delta), finish: (i, _r, delta) => { texts[i] += delta; finished.push(i); } },
+    }));
+    expect(texts).toEqual(result.sequences.map((s) => s.text));
+    expect([...finished].sort()).toEqual([0, 1, 2]);
+  });
 });

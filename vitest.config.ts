@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { MODEL_CACHE_DIR, serveModelFile } from "./test/support/model-files";
+import { MODEL_CACHE_DIR, serveModelFile } from "./test/support/model-files.ts";
 
 // Two projects: fast unit tests in Node (pure logic, the converter), and the Worker inside workerd
 // (the real runtime: ORT WASM, bindings, HTTP). globalSetup converts the reference checkpoints once.

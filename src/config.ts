@@ -77,3 +77,16 @@ export function loadConfig(vars: ConfigVars): Config {
   cache.set(vars, config);
   return config;
 }
+
+/** The limits as the API reports them (snake_case, like every other field). */
+export function describeLimits(limits: Limits): Record<string, number> {
+  return {
+    max_new_tokens_cap: limits.maxNewTokensCap,
+    default_max_new_tokens: limits.defaultMaxNewTokens,
+    generation_timeout_ms: limits.generationTimeoutMs,
+    max_body_bytes: limits.maxBodyBytes,
+    max_return_sequences: limits.maxReturnSequences,
+    max_stop_strings: limits.maxStopStrings,
+    max_stop_length: limits.maxStopLength,
+  };
+}

@@ -21,7 +21,8 @@ app.notFound(() => {
 
 app.onError((error, c) => {
   const apiError = toApiError(error);
-  if (apiError.status >= 500) console.error("request failed:", error instanceof Error ? error.stack : error);
+  if (apiError.status === 503) console.warn(apiError.message);
+  else if (apiError.status >= 500) console.error("request failed:", error instanceof Error ? error.stack : error);
   for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
   return c.json(apiError.toJSON(), apiError.status);
 });

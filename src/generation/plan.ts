@@ -67,6 +67,6 @@ export function planGeneration(request: GenerateRequest, manifest: ModelManifest
     no_repeat_ngram_size: request.no_repeat_ngram_size ?? SAMPLING_DEFAULTS.no_repeat_ngram_size,
     min_new_tokens: request.min_new_tokens ?? SAMPLING_DEFAULTS.min_new_tokens,
   };
-  const stop = request.stop === undefined ? [] : typeof request.stop === "string" ? [request.stop] : request.stop;
+  const stop = request.stop === undefined ? [] : request.stop;
   return { promptIds, maxNewTokens, numSequences, sampling, seed: request.seed ?? randomSeed(), stop, eosTokenId: eos };
 }

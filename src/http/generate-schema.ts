@@ -41,10 +41,13 @@ function buildSchema(limits: Limits) {
       no_repeat_ngram_size: int("no_repeat_ngram_size", 0, MAX_WINDOW).optional(),
       num_return_sequences: int("num_return_sequences", 1, limits.maxReturnSequences).optional(),
       seed: int("seed", 0, UINT32_MAX).optional(),
+      // A single string is shorthand for a one-element list.
       stop: z
-        .union([stopString, z.array(stopString).max(limits.maxStopStrings, { error: `stop takes at most ${limits.maxStopStrings} strings` })], {
-          error: "stop must be a string or an array of strings",
-        })
+        .preprocess(
+          (value) => (typeof value === "string" ? [value] : value),
+          z.array(stopString, { error: "stop must be a string or an array of strings" })
+            .max(limits.maxStopStrings, { error: `stop takes at most ${limits.maxStopStrings} strings` }),
+        )
         .optional(),
     },
     { error: (issue) => (issue.code === "unrecognized_keys" ? `unknown field(s): ${issue.keys.join(", ")}` : undefined) },

@@ -1,6 +1,6 @@
 // GET /health: 200 when the model is loaded and answers, 503 with the reason while it cannot load.
 import type { Context } from "hono";
-import { loadConfig } from "../config";
+import { describeLimits, loadConfig } from "../config";
 import { getModel } from "../session/registry";
 import type { AppEnv } from "../app-env";
 
@@ -12,7 +12,7 @@ export async function handleHealth(c: Context<AppEnv>): Promise<Response> {
     return c.json({
       status: "ok",
       model: { name: model.manifest.name, source: config.model, dtype: model.manifest.dtype, context_window: arch.n_positions, n_layer: arch.n_layer, n_embd: arch.n_embd, n_head: arch.n_head, load_ms: model.loadMs },
-      limits: config.limits,
+      limits: describeLimits(config.limits),
     });
   } catch (error) {
     c.header("Retry-After", "5");

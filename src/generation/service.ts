@@ -2,21 +2,28 @@
 // plan, run the decode loop, and describe the result. Transports only map their format onto
 // GenerateRequest and this module's result onto theirs.
 import { loadConfig, type ConfigVars } from "../config";
-import type { GenerateRequest } from "../http/generate-schema";
+import { penaltiesOf, type GenerateRequest } from "../http/generate-schema";
 import { getModel, type LoadedModel } from "../session/registry";
-import { generate, type GenerateResult, type GenerationListener } from "./generate";
+import type { GenerateOptions, GenerateResult, GenerationListener } from "./generate";
 import { planGeneration, type GenerationPlan } from "./plan";
+import { SchedulerBusyError, type GenerationJob } from "./scheduler";
+import { ApiError } from "../errors";
 
 export interface RunOptions {
   /** When the request arrived (epoch ms): the time budget and queue time count from here. */
   receivedAt?: number;
   signal?: AbortSignal;
   listener?: GenerationListener;
+  /** Top-N log-probabilities per token for the listener (OpenAI's `logprobs`); absent = none. */
+  logprobs?: number;
 }
+
+/** The plan plus the request's OpenAI-style penalties (part of what makes the text differ). */
+export type ServicePlan = GenerationPlan & Pick<GenerateOptions, "penalties">;
 
 export interface GenerationOutcome {
   model: LoadedModel;
-  plan: GenerationPlan;
+  plan: ServicePlan;
   result: GenerateResult;
   timings: Timings;
 }
@@ -32,11 +39,12 @@ export interface Timings {
 }
 
 /** Load (or reuse) the model and plan the request: throws 400s and 503s before any output. */
-export async function prepareGeneration(env: ConfigVars, request: GenerateRequest): Promise<{ model: LoadedModel; plan: GenerationPlan; readyAt: number }> {
+export async function prepareGeneration(env: ConfigVars, request: GenerateRequest): Promise<{ model: LoadedModel; plan: ServicePlan; readyAt: number }> {
   const config = loadConfig(env);
   const model = await getModel(config.model, env as Record<string, unknown>);
   const readyAt = Date.now();
-  return { model, plan: planGeneration(request, model.manifest, config.limits), readyAt };
+  const plan: ServicePlan = { ...planGeneration(request, model.manifest, config.limits), penalties: penaltiesOf(request) };
+  return { model, plan, readyAt };
 }
 
 export async function runGeneration(env: ConfigVars, request: GenerateRequest, options: RunOptions = {}): Promise<GenerationOutcome> {
@@ -46,18 +54,20 @@ export async function runGeneration(env: ConfigVars, request: GenerateRequest, o
 }
 
 /** Run an already prepared plan (streaming transports send headers between prepare and run). */
-export async function runPlanned(env: ConfigVars, model: LoadedModel, plan: GenerationPlan, options: RunOptions, readyAt: number): Promise<GenerationOutcome> {
+export async function runPlanned(env: ConfigVars, model: LoadedModel, plan: ServicePlan, options: RunOptions, readyAt: number): Promise<GenerationOutcome> {
   const receivedAt = options.receivedAt ?? readyAt;
   const limit = loadConfig(env).limits.generationTimeoutMs;
   const started = Date.now();
-  const result = await generate(model.session.forward, {
+  // The model's scheduler batches this request with whatever else is generating.
+  const result = await submitOrBusy(model, {
     ...plan,
     budget: { deadline: limit > 0 ? receivedAt + limit : null, signal: options.signal, now: Date.now },
     listener: options.listener,
+    logprobs: options.logprobs,
   });
   const decodeSeconds = result.decodeMs / 1000;
   const timings: Timings = {
-    queue_ms: readyAt - receivedAt,
+    queue_ms: readyAt - receivedAt + result.waitMs, // model load + waiting for a batch slot
     tokenize_ms: started - readyAt,
     prefill_ms: result.prefillMs,
     decode_ms: result.decodeMs,
@@ -66,6 +76,18 @@ export async function runPlanned(env: ConfigVars, model: LoadedModel, plan: Gene
     decode_tokens_per_second: decodeSeconds > 0 ? Math.round(((result.steps * plan.numSequences) / decodeSeconds) * 10) / 10 : null,
   };
   return { model, plan, result, timings };
+}
+
+/** A full queue is the server's condition, not the request's: 503 with a hint when to retry. */
+async function submitOrBusy(model: LoadedModel, job: GenerationJob) {
+  try {
+    return await model.scheduler.submit(job);
+  } catch (error) {
+    if (error instanceof SchedulerBusyError) {
+      throw new ApiError(503, "overloaded", `the model is busy (${error.message}); retry shortly`, null, { "Retry-After": "1" });
+    }
+    throw error;
+  }
 }
 
 /** The /v1/generate response body (also what the RPC entrypoint returns). */

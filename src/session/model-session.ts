@@ -52,11 +52,20 @@ export class ModelSession {
       feeds[`past_key_values.${layer}.key`] = new ort.Tensor("float32", key, pastDims);
       feeds[`past_key_values.${layer}.value`] = new ort.Tensor("float32", value, pastDims);
     }
+    // Hub ONNX exports (tools/fetch): Optimum's merged decoders pick their branch with
+    // use_cache_branch (false: the no-cache branch, which ignores the past); older exports
+    // derive positions themselves and have no position_ids input.
+    const graphInputs = this.session.inputNames;
+    if (graphInputs.includes("use_cache_branch")) feeds.use_cache_branch = new ort.Tensor("bool", Uint8Array.of(pastLength > 0 ? 1 : 0), [1]);
+    if (!graphInputs.includes("position_ids")) delete feeds.position_ids;
     const outputs = await this.session.run(feeds);
     const all = outputs.logits.data as Float32Array;
+    // Graphs may return logits for every new position [batch, seq, vocab] or, to save work and
+    // copies, only for the last one [batch, 1, vocab]: read which from the output's shape.
+    const positions = outputs.logits.dims[1];
     const logits: Float32Array[] = [];
     for (let row = 0; row < batch; row++) {
-      const start = ((row + 1) * seq - 1) * this.vocab;
+      const start = ((row + 1) * positions - 1) * this.vocab;
       logits.push(all.slice(start, start + this.vocab)); // a copy, so the big buffer can be freed
     }
     const tensors: Float32Array[] = [];
@@ -64,7 +73,7 @@ export class ModelSession {
       tensors.push(outputs[`present.${layer}.key`].data as Float32Array);
       tensors.push(outputs[`present.${layer}.value`].data as Float32Array);
     }
-    const present: KvCache = { batch, length: pastLength + seq, tensors };
+    const present: KvCache = { batch, heads: this.heads, length: pastLength + seq, tensors };
     return { logits, present };
   }
 }

@@ -1,5 +1,7 @@
 // One model per isolate, loaded lazily on first use and reused. A failed load is remembered only
 // for /health: the next request tries again, so fixing the files fixes the Worker without a restart.
+import { loadConfig, type ConfigVars } from "../config";
+import { BatchScheduler } from "../generation/scheduler";
 import type { ModelManifest } from "../model/manifest";
 import { modelFiles } from "../model/source";
 import { parseManifest, verifyFile } from "../model/verify";
@@ -10,6 +12,8 @@ export interface LoadedModel {
   spec: string;
   manifest: ModelManifest;
   session: ModelSession;
+  /** The only user of session.forward: batches every request's sequences. */
+  scheduler: BatchScheduler;
   loadMs: number;
 }
 
@@ -89,5 +93,8 @@ async function loadModel(spec: string, env: Record<string, unknown>): Promise<Lo
     await session.release();
     throw new Error(`${files.location}: the ONNX graph does not match its manifest (missing ${missing.join(", ")})`);
   }
-  return { spec, manifest, session: new ModelSession(manifest, session), loadMs: Date.now() - started };
+  const modelSession = new ModelSession(manifest, session);
+  const { maxBatchSize, maxQueuedRequests } = loadConfig(env as ConfigVars).limits;
+  const scheduler = new BatchScheduler(modelSession.forward, { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests });
+  return { spec, manifest, session: modelSession, scheduler, loadMs: Date.now() - started };
 }

@@ -20,27 +20,40 @@ export interface FakeModel {
   calls: ForwardInput[];
 }
 
-export function fakeModel(options: { eosBias?: number; onStep?: (input: ForwardInput) => void } = {}): FakeModel {
+export function fakeModel(options: { eosBias?: number; onStep?: (input: ForwardInput) => void; fail?: (input: ForwardInput) => boolean } = {}): FakeModel {
   const calls: ForwardInput[] = [];
   const forward: Forward = async (input) => {
     calls.push(input);
     options.onStep?.(input);
+    if (options.fail?.(input)) throw new Error("fake model failure");
     const pastLength = input.past?.length ?? 0;
+    const total = pastLength + input.seq;
     if (input.past && input.past.batch !== input.batch) throw new Error("past batch differs from input batch");
-    if (input.attentionMask.length !== input.batch * (pastLength + input.seq)) throw new Error("attention mask has the wrong length");
+    if (input.attentionMask.length !== input.batch * total) throw new Error("attention mask has the wrong length");
     const histories: number[][] = [];
     for (let row = 0; row < input.batch; row++) {
-      const past = input.past ? Array.from(input.past.tensors[0].subarray(row * pastLength, (row + 1) * pastLength)) : [];
+      const mask = input.attentionMask.slice(row * total, (row + 1) * total);
+      const cached = input.past ? Array.from(input.past.tensors[0].subarray(row * pastLength, (row + 1) * pastLength)) : [];
+      // Left padding: masked positions are not part of the row's history and must hold no data.
+      const past = cached.filter((value, i) => {
+        if (!mask[i] && value !== 0) throw new Error("a masked (padding) position holds data");
+        return mask[i] === 1;
+      });
+      if (mask.slice(pastLength).some((m) => m !== 1)) throw new Error("new tokens must be visible");
       const fresh = input.inputIds.slice(row * input.seq, (row + 1) * input.seq);
       input.positionIds.slice(row * input.seq, (row + 1) * input.seq).forEach((p, i) => {
-        if (p !== pastLength + i) throw new Error(`position ${p} where ${pastLength + i} was expected`);
+        if (p !== past.length + i) throw new Error(`position ${p} where ${past.length + i} was expected`);
       });
       histories.push([...past, ...fresh]);
     }
-    const length = pastLength + input.seq;
-    const tensor = new Float32Array(input.batch * length);
-    histories.forEach((h, row) => tensor.set(h, row * length));
-    const present: KvCache = { batch: input.batch, length, tensors: [tensor, tensor.slice()] };
+    // The "cache" keeps every position (padding included, as zeros) like a real one would.
+    const tensor = new Float32Array(input.batch * total);
+    for (let row = 0; row < input.batch; row++) {
+      const cached = input.past ? input.past.tensors[0].subarray(row * pastLength, (row + 1) * pastLength) : new Float32Array(0);
+      tensor.set(cached, row * total);
+      tensor.set(input.inputIds.slice(row * input.seq, (row + 1) * input.seq), row * total + pastLength);
+    }
+    const present: KvCache = { batch: input.batch, heads: 1, length: total, tensors: [tensor, tensor.slice()] };
     return { logits: histories.map((h) => referenceLogits(h, options.eosBias)), present };
   };
   return { forward, calls };

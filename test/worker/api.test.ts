@@ -77,12 +77,12 @@ describe("POST /v1/generate", () => {
     expect(body.generations[0].token_ids.length).toBeLessThan(40);
   });
 
-  it("concurrent requests in one isolate do not interfere", async () => {
+  it.each(["tiny-a-fp32", MODEL])("concurrent requests in one isolate are batched and do not interfere (%s)", async (model) => {
     const prompts = ["alpha", "beta beta", "gamma 👋", "delta", "epsilon zeta", "eta"];
     const request = (prompt: string, i: number) => ({ prompt, max_new_tokens: 10, do_sample: i % 2 === 0, top_k: 0, seed: i });
     const alone = [];
-    for (const [i, p] of prompts.entries()) alone.push(await generateJson(request(p, i), MODEL));
-    const together = await Promise.all(prompts.map((p, i) => generateJson(request(p, i), MODEL)));
+    for (const [i, p] of prompts.entries()) alone.push(await generateJson(request(p, i), model));
+    const together = await Promise.all(prompts.map((p, i) => generateJson(request(p, i), model)));
     expect(together.map((r) => r.generations)).toEqual(alone.map((r) => r.generations));
   });
 });

@@ -1,0 +1,222 @@
+// Continuous batching: the only owner of a model's forward pass. Requests that arrive while others
+// generate join the batch at the next step: each newcomer's prompt is prefilled on its own, then
+// its rows are stacked under the running ones (left-padded, masked out), so one forward step
+// serves every sequence. Finished rows leave at once; padding no row needs is trimmed away.
+import type { Forward, KvCache } from "./forward";
+import { repeatRows, selectRows, stackPadded, trimLeft } from "./kv";
+import { Sequence, type SequenceResult, type SequenceSpec } from "./sequence";
+import { batchInterrupt, type Budget } from "./stopping";
+
+export interface GenerationJob extends SequenceSpec {
+  numSequences: number;
+  budget: Budget;
+}
+
+export interface JobResult {
+  sequences: SequenceResult[];
+  /** Time spent waiting for a batch slot before prefill. */
+  waitMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  /** Batched forward steps this request took part in after prefill. */
+  steps: number;
+}
+
+export interface SchedulerLimits {
+  /** Most sequences in one batched step. 1 = no batching (requests take turns). */
+  maxBatchRows: number;
+  /** Most requests waiting for a slot; beyond it submit() throws SchedulerBusyError. */
+  maxWaiting: number;
+}
+
+export class SchedulerBusyError extends Error {
+  override name = "SchedulerBusyError";
+}
+
+interface Job {
+  spec: GenerationJob;
+  sequences: Sequence[];
+  resolve: (result: JobResult) => void;
+  reject: (error: unknown) => void;
+  submittedAt: number;
+  prefillStart: number;
+  prefillEnd: number;
+  steps: number;
+  failed: boolean;
+}
+
+interface Slot {
+  job: Job;
+  sequence: Sequence;
+  /** Leading positions of this row's keys/values that are padding. */
+  pad: number;
+  /** Logits the sequence has not chosen from yet. */
+  logits: Float32Array | null;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+export class BatchScheduler {
+  private waiting: Job[] = [];
+  private slots: Slot[] = [];
+  private kv: KvCache | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly forward: Forward,
+    private readonly limits: SchedulerLimits,
+    /** Lets requests arrive, streams flush and aborts land between steps. */
+    private readonly pause: () => Promise<void> = yieldToEventLoop,
+  ) {}
+
+  /** Sequences generating now and requests waiting, e.g. for /health. */
+  get load(): { rows: number; waiting: number } {
+    return { rows: this.slots.length, waiting: this.waiting.length };
+  }
+
+  submit(spec: GenerationJob): Promise<JobResult> {
+    if (spec.numSequences < 1 || spec.numSequences > this.limits.maxBatchRows) {
+      return Promise.reject(new RangeError(`numSequences must be 1..${this.limits.maxBatchRows}`));
+    }
+    if (this.waiting.length >= this.limits.maxWaiting) {
+      return Promise.reject(new SchedulerBusyError(`${this.waiting.length} requests are already waiting for this model`));
+    }
+    return new Promise<JobResult>((resolve, reject) => {
+      const now = spec.budget.now();
+      const sequences = Array.from({ length: spec.numSequences }, (_, i) => new Sequence(i, spec));
+      this.waiting.push({ spec, sequences, resolve, reject, submittedAt: now, prefillStart: now, prefillEnd: now, steps: 0, failed: false });
+      this.running ??= this.loop().finally(() => (this.running = null));
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.waiting.length > 0 || this.slots.length > 0) {
+      await this.admit();
+      this.choose();
+      if (this.slots.length === 0) continue;
+      await this.pause();
+      await this.step();
+    }
+  }
+
+  /** Prefill waiting requests that fit (first come, first served) and stack their rows in. */
+  private async admit(): Promise<void> {
+    while (this.waiting.length > 0 && this.slots.length + this.waiting[0].spec.numSequences <= this.limits.maxBatchRows) {
+      const job = this.waiting.shift()!;
+      const { promptIds, budget } = job.spec;
+      const interrupt = batchInterrupt(budget);
+      if (interrupt) {
+        for (const sequence of job.sequences) sequence.interrupt(interrupt);
+        this.settle(job);
+        continue;
+      }
+      job.prefillStart = budget.now();
+      let prefill;
+      try {
+        prefill = await this.forward({
+          batch: 1,
+          seq: promptIds.length,
+          inputIds: promptIds,
+          attentionMask: promptIds.map(() => 1),
+          positionIds: promptIds.map((_, i) => i),
+          past: null,
+        });
+      } catch (error) {
+        this.fail(job, error);
+        continue;
+      }
+      job.prefillEnd = budget.now();
+      // The sequences share the prompt: its keys/values were computed once, now one row each.
+      const rows = repeatRows(prefill.present, job.sequences.length);
+      let pad = 0;
+      if (this.kv === null) {
+        this.kv = rows;
+      } else {
+        const stacked = stackPadded(this.kv, rows);
+        this.kv = stacked.kv;
+        for (const slot of this.slots) slot.pad += stacked.padA;
+        pad = stacked.padB;
+      }
+      job.sequences.forEach((sequence, i) => {
+        this.slots.push({ job, sequence, pad, logits: i === 0 ? prefill.logits[0] : prefill.logits[0].slice() });
+      });
+    }
+  }
+
+  /** Every row picks its next token; finished rows and failed requests leave the batch. */
+  private choose(): void {
+    for (const slot of this.slots) {
+      if (!slot.logits || slot.job.failed) continue;
+      try {
+        slot.sequence.advance(slot.logits);
+      } catch (error) {
+        this.fail(slot.job, error); // only this request: the batch itself is fine
+      }
+      slot.logits = null;
+    }
+    for (const job of new Set(this.slots.map((slot) => slot.job))) {
+      const interrupt = batchInterrupt(job.spec.budget);
+      if (interrupt) for (const sequence of job.sequences) sequence.interrupt(interrupt);
+    }
+    const keep: number[] = [];
+    this.slots.forEach((slot, i) => {
+      if (!slot.job.failed && !slot.sequence.finished) keep.push(i);
+    });
+    const leaving = new Set(this.slots.filter((_, i) => !keep.includes(i)).map((slot) => slot.job));
+    this.kv = keep.length > 0 && this.kv ? selectRows(this.kv, keep) : null;
+    this.slots = keep.map((i) => this.slots[i]);
+    for (const job of leaving) if (!job.failed && job.sequences.every((s) => s.finished)) this.settle(job);
+    const commonPad = Math.min(...this.slots.map((slot) => slot.pad));
+    if (this.kv && commonPad > 0) {
+      this.kv = trimLeft(this.kv, commonPad);
+      for (const slot of this.slots) slot.pad -= commonPad;
+    }
+  }
+
+  /** One token for every running row, in one forward pass. */
+  private async step(): Promise<void> {
+    const kv = this.kv!;
+    const slots = this.slots;
+    const attentionMask: number[] = [];
+    for (const slot of slots) {
+      for (let i = 0; i < kv.length; i++) attentionMask.push(i < slot.pad ? 0 : 1);
+      attentionMask.push(1);
+    }
+    try {
+      const output = await this.forward({
+        batch: slots.length,
+        seq: 1,
+        inputIds: slots.map((slot) => slot.sequence.lastToken),
+        attentionMask,
+        positionIds: slots.map((slot) => kv.length - slot.pad),
+        past: kv,
+      });
+      this.kv = output.present;
+      output.logits.forEach((logits, i) => (slots[i].logits = logits));
+      for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;
+    } catch (error) {
+      // The batch's state is unknown now: fail the requests in it and start clean.
+      for (const job of new Set(slots.map((slot) => slot.job))) this.fail(job, error);
+      this.slots = [];
+      this.kv = null;
+    }
+  }
+
+  private settle(job: Job): void {
+    const sequences = job.sequences.map((sequence) => sequence.complete());
+    const now = job.spec.budget.now();
+    job.resolve({
+      sequences,
+      waitMs: job.prefillStart - job.submittedAt,
+      prefillMs: job.prefillEnd - job.prefillStart,
+      decodeMs: now - job.prefillEnd,
+      steps: job.steps,
+    });
+  }
+
+  private fail(job: Job, error: unknown): void {
+    if (job.failed) return;
+    job.failed = true;
+    job.reject(error);
+  }
+}

@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { BatchScheduler, SchedulerBusyError, type GenerationJob } from "../../src/generation/scheduler";
+import { createTokenChooser, SAMPLING_DEFAULTS, type SamplingSettings } from "../../src/sampling/index";
+import { createRng, deriveSeed } from "../../src/sampling/rng";
+import { fakeModel, referenceLogits } from "./fake-model";
+
+const EOS = 50256;
+const GREEDY = { ...SAMPLING_DEFAULTS };
+const SAMPLED: SamplingSettings = { ...SAMPLING_DEFAULTS, do_sample: true, top_k: 0 };
+
+function job(promptIds: number[], overrides: Partial<GenerationJob> = {}): GenerationJob {
+  return {
+    promptIds, maxNewTokens: 10, numSequences: 1, sampling: GREEDY, seed: 99, stop: [], eosTokenId: EOS,
+    budget: { deadline: null, now: Date.now }, ...overrides,
+  };
+}
+
+/** The same sequence generated alone, with no cache and no batch. */
+function alone(spec: GenerationJob, index = 0, eosBias = 0): number[] {
+  const chooser = createTokenChooser(spec.sampling, { eosTokenIds: [EOS], promptIds: spec.promptIds, random: createRng(deriveSeed(spec.seed, index)) });
+  const history = [...spec.promptIds];
+  const out: number[] = [];
+  while (out.length < spec.maxNewTokens) {
+    const token = chooser.next(referenceLogits(history, eosBias));
+    if (token === EOS) break;
+    chooser.accept(token);
+    history.push(token);
+    out.push(token);
+  }
+  return out;
+}
+
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+describe("BatchScheduler", () => {
+  it("requests arriving mid-generation join the batch; every output equals the request run alone", async () => {
+    const model = fakeModel({ eosBias: 12.5 });
+    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 8, maxWaiting: 8 });
+    const specs = [
+      job([1, 2, 3], { maxNewTokens: 14 }),
+      job([40, 41, 42, 43, 44, 45, 46], { sampling: SAMPLED, seed: 5, numSequences: 3, maxNewTokens: 9 }),
+      job([7], { maxNewTokens: 6 }),
+      job([9, 8, 7, 6, 5, 4, 3, 2, 1, 0], { sampling: SAMPLED, seed: 11, maxNewTokens: 12 }),
+    ];
+    const pending = [];
+    for (const spec of specs) {
+      pending.push(scheduler.submit(spec));
+      await tick(); // the next request arrives after a step or so
+      await tick();
+    }
+    const results = await Promise.all(pending);
+    results.forEach((result, j) => {
+      result.sequences.forEach((sequence, i) => expect(sequence.tokenIds, `request ${j} row ${i}`).toEqual(alone(specs[j], i, 12.5)));
+    });
+    expect(Math.max(...model.calls.map((c) => c.batch))).toBeGreaterThan(3); // really batched across requests
+    expect(model.calls.some((c) => c.attentionMask.includes(0))).toBe(true); // with left padding
+  });
+
+  it("trims padding nobody needs once the longest row leaves", async () => {
+    const model = fakeModel();
+    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 });
+    const long = scheduler.submit(job(Array.from({ length: 30 }, (_, i) => i + 100), { maxNewTokens: 3 }));
+    await tick();
+    const short = scheduler.submit(job([5, 6], { maxNewTokens: 12 }));
+    await Promise.all([long, short]);
+    const last = model.calls[model.calls.length - 1];
+    expect(last.batch).toBe(1);
+    expect(last.past!.length).toBeLessThan(15); // not 30-odd: the long row's padding is gone
+  });
+
+  it("makes requests wait beyond maxBatchRows and refuses beyond maxWaiting", async () => {
+    const model = fakeModel();
+    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 2, maxWaiting: 1 });
+    const a = scheduler.submit(job([1], { numSequences: 2, sampling: SAMPLED }));
+    const b = scheduler.submit(job([2]));
+    await expect(scheduler.submit(job([3]))).rejects.toBeInstanceOf(SchedulerBusyError);
+    await Promise.all([a, b]);
+    expect(Math.max(...model.calls.map((c) => c.batch))).toBe(2);
+    expect(scheduler.load).toEqual({ rows: 0, waiting: 0 });
+  });
+
+  it("a failing forward step fails the requests in that batch only; the scheduler serves the next ones", async () => {
+    let failNext = true;
+    const model = fakeModel({ fail: (input) => input.seq === 1 && failNext && !(failNext = false) });
+    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 });
+    const doomed = [scheduler.submit(job([1, 2])), scheduler.submit(job([3, 4]))];
+    await expect(Promise.all(doomed)).rejects.toThrow(/fake model failure/);
+    const next = await scheduler.submit(job([5, 6]));
+    expect(next.sequences[0].tokenIds).toEqual(alone(job([5, 6])));
+  });
+
+  it("an exception inside one request's sequence does not disturb the others", async () => {
+    const model = fakeModel();
+    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 });
+    let tokens = 0;
+    const broken = scheduler.submit(job([1, 2], {
+      listener: { token: () => { if (++tokens === 3) throw new Error("client stream broke"); }, finish: () => {} },
+    }));
+    const fine = scheduler.submit(job([3, 4]));
+    await expect(broken).rejects.toThrow(/client stream broke/);
+    expect((await fine).sequences[0].tokenIds).toEqual(alone(job([3, 4])));
+  });
+
+  it("an aborted request leaves the batch within one step; the rest go on", async () => {
+    const model = fakeModel();
+    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 });
+    const controller = new AbortController();
+    const aborted = scheduler.submit(job([1, 2], { maxNewTokens: 50, budget: { deadline: null, now: Date.now, signal: controller.signal } }));
+    const other = scheduler.submit(job([3, 4], { maxNewTokens: 20 }));
+    await tick();
+    await tick();
+    controller.abort();
+    const stepsAtAbort = model.calls.length;
+    const result = await aborted;
+    expect(result.sequences[0].finishReason).toBe("cancelled");
+    expect(model.calls.filter((c, i) => i > stepsAtAbort && c.batch === 2).length).toBeLessThanOrEqual(1);
+    expect((await other).sequences[0].tokenIds).toEqual(alone(job([3, 4], { maxNewTokens: 20 })));
+  });
+
+  it("a request whose deadline passed while waiting ends with time and no tokens", async () => {
+    const scheduler = new BatchScheduler(fakeModel().forward, { maxBatchRows: 1, maxWaiting: 4 });
+    const first = scheduler.submit(job([1], { maxNewTokens: 5 }));
+    const late = scheduler.submit(job([2], { budget: { deadline: 0, now: Date.now } }));
+    expect((await late).sequences[0]).toMatchObject({ tokenIds: [], finishReason: "time" });
+    await first;
+  });
+});

@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: "unit",
           environment: "node",
-          include: ["test/{sampling,generation,tokenizer,tools,http}/**/*.test.ts"],
+          include: ["test/{sampling,generation,tokenizer,tools,http,cache}/**/*.test.ts"],
           testTimeout: 120_000,
         },
       },
@@ -22,8 +22,21 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               // Converted test models, served from disk the way a model host would serve them.
-              serviceBindings: { TEST_MODELS: serveModelFile },
+              serviceBindings: { TEST_MODELS: serveModelFile, RPC_CALLER: "rpc-caller" },
               bindings: { TEST_MODEL_CACHE: MODEL_CACHE_DIR },
+              // A limiter small enough for test/worker/auth.test.ts to reach.
+              ratelimits: { TEST_TIGHT_RATE_LIMITER: { namespace_id: "9001", simple: { limit: 2, period: 60 } } },
+              // Another Worker calling this one's Gpt2Service entrypoint over a service binding
+              // (the Worker under test runs under the pool's runner name).
+              workers: [
+                {
+                  name: "rpc-caller",
+                  modules: true,
+                  scriptPath: "./test/worker/rpc-caller-worker.js",
+                  compatibilityDate: "2026-11-01",
+                  serviceBindings: { GPT2: { name: "vitest-plugin-runner-workers", entrypoint: "Gpt2Service" } },
+                },
+              ],
             },
           }),
         ],

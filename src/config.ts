@@ -16,6 +16,8 @@ export interface Limits {
   maxBatchSize: number;
   /** Most requests waiting for a batch slot; more → 503 with Retry-After. Cannot be disabled. */
   maxQueuedRequests: number;
+  /** Bytes of prompt keys/values kept in the isolate for prefix reuse. 0 = disabled. */
+  prefixCacheBytes: number;
   /** Most stop strings per request, and the longest one in characters. */
   maxStopStrings: number;
   maxStopLength: number;
@@ -43,6 +45,8 @@ const DEFAULT_LIMITS: Limits = {
   maxReturnSequences: 8,
   maxBatchSize: 8,
   maxQueuedRequests: 64,
+  // Fits beside distilgpt2 int8 (~82 MB of weights) in a 128 MB isolate.
+  prefixCacheBytes: 16 * 1024 * 1024,
   maxStopStrings: 4,
   maxStopLength: 64,
 };
@@ -57,6 +61,7 @@ export interface ConfigVars {
   MAX_RETURN_SEQUENCES?: string;
   MAX_BATCH_SIZE?: string;
   MAX_QUEUED_REQUESTS?: string;
+  PREFIX_CACHE_BYTES?: string;
   CORS_ORIGINS?: string;
   /** A Worker secret (`wrangler secret put API_KEYS`), not a var. */
   API_KEYS?: string;
@@ -94,6 +99,7 @@ export function loadConfig(vars: ConfigVars): Config {
       maxReturnSequences: intVar(vars, "MAX_RETURN_SEQUENCES", DEFAULT_LIMITS.maxReturnSequences, 1),
       maxBatchSize: intVar(vars, "MAX_BATCH_SIZE", DEFAULT_LIMITS.maxBatchSize, 1),
       maxQueuedRequests: intVar(vars, "MAX_QUEUED_REQUESTS", DEFAULT_LIMITS.maxQueuedRequests, 1),
+      prefixCacheBytes: intVar(vars, "PREFIX_CACHE_BYTES", DEFAULT_LIMITS.prefixCacheBytes, 0),
     },
     corsOrigins: listVar(vars.CORS_ORIGINS),
     apiKeys: listVar(vars.API_KEYS),
@@ -116,6 +122,7 @@ export function describeLimits(limits: Limits): Record<string, number> {
     max_return_sequences: limits.maxReturnSequences,
     max_batch_size: limits.maxBatchSize,
     max_queued_requests: limits.maxQueuedRequests,
+    prefix_cache_bytes: limits.prefixCacheBytes,
     max_stop_strings: limits.maxStopStrings,
     max_stop_length: limits.maxStopLength,
   };

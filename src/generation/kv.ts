@@ -72,3 +72,22 @@ export function trimLeft(kv: KvCache, k: number): KvCache {
   });
   return { ...kv, length, tensors };
 }
+
+/** Keep only the first `length` positions of every row (a cached prompt's shared prefix). */
+export function keepFirst(kv: KvCache, length: number): KvCache {
+  if (length >= kv.length) return kv;
+  const tensors = kv.tensors.map((t) => {
+    const headDim = t.length / (kv.batch * kv.heads * kv.length);
+    const out = new Float32Array(kv.batch * kv.heads * length * headDim);
+    for (let rh = 0; rh < kv.batch * kv.heads; rh++) {
+      out.set(t.subarray(rh * kv.length * headDim, (rh * kv.length + length) * headDim), rh * length * headDim);
+    }
+    return out;
+  });
+  return { ...kv, length, tensors };
+}
+
+/** Bytes held by a cache's tensors. */
+export function kvBytes(kv: KvCache): number {
+  return kv.tensors.reduce((sum, t) => sum + t.byteLength, 0);
+}

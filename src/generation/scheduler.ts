@@ -2,7 +2,8 @@
 // generate join the batch at the next step: each newcomer's prompt is prefilled on its own, then
 // its rows are stacked under the running ones (left-padded, masked out), so one forward step
 // serves every sequence. Finished rows leave at once; padding no row needs is trimmed away.
-import type { Forward, KvCache } from "./forward";
+import type { PrefixCache } from "../cache/prefix-cache";
+import type { Forward, ForwardOutput, KvCache } from "./forward";
 import { repeatRows, selectRows, stackPadded, trimLeft } from "./kv";
 import { Sequence, type SequenceResult, type SequenceSpec } from "./sequence";
 import { batchInterrupt, type Budget } from "./stopping";
@@ -17,6 +18,8 @@ export interface JobResult {
   /** Time spent waiting for a batch slot before prefill. */
   waitMs: number;
   prefillMs: number;
+  /** Prompt positions whose keys/values came from the prefix cache instead of prefill. */
+  cachedTokens: number;
   decodeMs: number;
   /** Batched forward steps this request took part in after prefill. */
   steps: number;
@@ -41,6 +44,7 @@ interface Job {
   submittedAt: number;
   prefillStart: number;
   prefillEnd: number;
+  cachedTokens: number;
   steps: number;
   failed: boolean;
 }
@@ -67,6 +71,8 @@ export class BatchScheduler {
     private readonly limits: SchedulerLimits,
     /** Lets requests arrive, streams flush and aborts land between steps. */
     private readonly pause: () => Promise<void> = yieldToEventLoop,
+    /** Prompts' keys/values kept for reuse; null = every prompt is prefilled in full. */
+    private readonly prefixCache: PrefixCache | null = null,
   ) {}
 
   /** Sequences generating now and requests waiting, e.g. for /health. */
@@ -84,7 +90,7 @@ export class BatchScheduler {
     return new Promise<JobResult>((resolve, reject) => {
       const now = spec.budget.now();
       const sequences = Array.from({ length: spec.numSequences }, (_, i) => new Sequence(i, spec));
-      this.waiting.push({ spec, sequences, resolve, reject, submittedAt: now, prefillStart: now, prefillEnd: now, steps: 0, failed: false });
+      this.waiting.push({ spec, sequences, resolve, reject, submittedAt: now, prefillStart: now, prefillEnd: now, cachedTokens: 0, steps: 0, failed: false });
       this.running ??= this.loop().finally(() => (this.running = null));
     });
   }
@@ -103,7 +109,7 @@ export class BatchScheduler {
   private async admit(): Promise<void> {
     while (this.waiting.length > 0 && this.slots.length + this.waiting[0].spec.numSequences <= this.limits.maxBatchRows) {
       const job = this.waiting.shift()!;
-      const { promptIds, budget } = job.spec;
+      const { budget } = job.spec;
       const interrupt = batchInterrupt(budget);
       if (interrupt) {
         for (const sequence of job.sequences) sequence.interrupt(interrupt);
@@ -111,16 +117,9 @@ export class BatchScheduler {
         continue;
       }
       job.prefillStart = budget.now();
-      let prefill;
+      let prefill: ForwardOutput;
       try {
-        prefill = await this.forward({
-          batch: 1,
-          seq: promptIds.length,
-          inputIds: promptIds,
-          attentionMask: promptIds.map(() => 1),
-          positionIds: promptIds.map((_, i) => i),
-          past: null,
-        });
+        prefill = await this.prefill(job);
       } catch (error) {
         this.fail(job, error);
         continue;
@@ -141,6 +140,26 @@ export class BatchScheduler {
         this.slots.push({ job, sequence, pad, logits: i === 0 ? prefill.logits[0] : prefill.logits[0].slice() });
       });
     }
+  }
+
+  /** The prompt's keys/values and next-token logits, reusing a cached prefix where there is one. */
+  private async prefill(job: Job): Promise<ForwardOutput> {
+    const { promptIds } = job.spec;
+    const hit = this.prefixCache?.lookup(promptIds) ?? null;
+    job.cachedTokens = hit?.length ?? 0;
+    if (hit?.logits) return { present: hit.kv, logits: [hit.logits] };
+    const from = hit?.length ?? 0;
+    const fresh = promptIds.slice(from);
+    const output = await this.forward({
+      batch: 1,
+      seq: fresh.length,
+      inputIds: fresh,
+      attentionMask: promptIds.map(() => 1),
+      positionIds: fresh.map((_, i) => from + i),
+      past: hit?.kv ?? null,
+    });
+    this.prefixCache?.store(promptIds, output.present, output.logits[0]);
+    return output;
   }
 
   /** Every row picks its next token; finished rows and failed requests leave the batch. */
@@ -209,6 +228,7 @@ export class BatchScheduler {
       sequences,
       waitMs: job.prefillStart - job.submittedAt,
       prefillMs: job.prefillEnd - job.prefillStart,
+      cachedTokens: job.cachedTokens,
       decodeMs: now - job.prefillEnd,
       steps: job.steps,
     });

@@ -1,6 +1,7 @@
 // One model per isolate, loaded lazily on first use and reused. A failed load is remembered only
 // for /health: the next request tries again, so fixing the files fixes the Worker without a restart.
 import { loadConfig, type ConfigVars } from "../config";
+import { PrefixCache } from "../cache/prefix-cache";
 import { BatchScheduler } from "../generation/scheduler";
 import type { ModelManifest } from "../model/manifest";
 import { modelFiles } from "../model/source";
@@ -94,7 +95,8 @@ async function loadModel(spec: string, env: Record<string, unknown>): Promise<Lo
     throw new Error(`${files.location}: the ONNX graph does not match its manifest (missing ${missing.join(", ")})`);
   }
   const modelSession = new ModelSession(manifest, session);
-  const { maxBatchSize, maxQueuedRequests } = loadConfig(env as ConfigVars).limits;
-  const scheduler = new BatchScheduler(modelSession.forward, { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests });
+  const { maxBatchSize, maxQueuedRequests, prefixCacheBytes } = loadConfig(env as ConfigVars).limits;
+  const prefixCache = prefixCacheBytes > 0 ? new PrefixCache(prefixCacheBytes) : null;
+  const scheduler = new BatchScheduler(modelSession.forward, { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests }, undefined, prefixCache);
   return { spec, manifest, session: modelSession, scheduler, loadMs: Date.now() - started };
 }

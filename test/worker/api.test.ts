@@ -30,7 +30,7 @@ describe("POST /v1/generate", () => {
     const body = await generateJson({ prompt: "Hi", max_new_tokens: 3 }, MODEL);
     expect(Object.keys(body).sort()).toEqual(["generations", "model", "timings", "usage"]);
     expect(body.generations[0]).toMatchObject({ index: 0, finish_reason: "length" });
-    expect(body.usage).toEqual({ prompt_tokens: 1, completion_tokens: 3, total_tokens: 4 });
+    expect(body.usage).toEqual({ prompt_tokens: 1, completion_tokens: 3, total_tokens: 4, cached_tokens: 0 });
     for (const key of ["queue_ms", "tokenize_ms", "prefill_ms", "decode_ms", "total_ms", "decode_steps"]) {
       expect(typeof body.timings[key], key).toBe("number");
     }

@@ -27,7 +27,7 @@ export async function generateJson(body: unknown, model: string): Promise<Genera
 export interface GenerateResponse {
   model: string;
   generations: { index: number; text: string; token_ids: number[]; finish_reason: string }[];
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number; cached_tokens?: number };
   seed?: number;
   timings: Record<string, number | null>;
   error?: { type: string; message: string; param: string | null };

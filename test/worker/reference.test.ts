@@ -53,8 +53,15 @@ describe.each(["tiny-a", "tiny-b"])("%s (fp32) against transformers", (name) => 
       const result = await generateJson({ prompt: p.prompt, ...settings }, model);
       const expected = continuation(p[key] as number[], p.prompt_ids.length);
       expect(result.usage.prompt_tokens).toBe(p.prompt_ids.length);
+      if (key === "greedy_max_new_tokens_20" && p === fixtures.prompts[1]) expect(result.usage.cached_tokens).toBe(4);
       expect(result.generations[0].token_ids, `${JSON.stringify(p.prompt)}`).toEqual(expected);
       if (key === "greedy_max_new_tokens_20") expect(result.generations[0].text).toBe(p.greedy_text);
+    }
+    if (key === "greedy_max_new_tokens_20") {
+      // Prompt 1 extends prompt 0 ("Once upon a time…"): it reused prompt 0's cached keys/values,
+      // and still produced transformers' ids. Later cases repeat prompts exactly.
+      const again = await generateJson({ prompt: fixtures.prompts[1].prompt, ...settings }, model);
+      expect(again.usage.cached_tokens).toBe(fixtures.prompts[1].prompt_ids.length);
     }
   });
 

@@ -1,0 +1,88 @@
+// Prefix KV reuse: the keys/values computed when a prompt was prefilled, kept in the isolate
+// (bounded in bytes, least recently used first out), so a repeated prompt — or one that extends a
+// cached prompt — skips the positions already computed. Entries are never mutated after storing:
+// every reshaping of a batch's cache makes new arrays.
+import type { KvCache } from "../generation/forward";
+import { keepFirst, kvBytes } from "../generation/kv";
+
+export interface PrefixHit {
+  /** Prompt positions whose keys/values are reused. */
+  length: number;
+  kv: KvCache;
+  /** Next-token logits after the whole prompt, when the hit covers all of it (a copy). */
+  logits: Float32Array | null;
+}
+
+interface Entry {
+  ids: number[];
+  kv: KvCache;
+  logits: Float32Array;
+  bytes: number;
+}
+
+export class PrefixCache {
+  // Map iteration order is insertion order: re-inserting on use makes it an LRU.
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+
+  /** maxBytes 0 disables the cache. */
+  constructor(readonly maxBytes: number, readonly minReuse = 2) {}
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.entries.size, bytes: this.bytes };
+  }
+
+  lookup(ids: readonly number[]): PrefixHit | null {
+    let best: Entry | null = null;
+    let bestLength = 0;
+    for (const entry of this.entries.values()) {
+      const common = commonPrefix(entry.ids, ids);
+      if (common > bestLength) {
+        best = entry;
+        bestLength = common;
+      }
+    }
+    if (!best || bestLength < this.minReuse) return null;
+    this.touch(best);
+    if (bestLength === ids.length && best.ids.length === ids.length) {
+      return { length: bestLength, kv: best.kv, logits: best.logits.slice() };
+    }
+    // The prompt's last position must be computed to get its logits, so reuse at most all but it.
+    const length = Math.min(bestLength, ids.length - 1);
+    if (length < this.minReuse) return null;
+    return { length, kv: keepFirst(best.kv, length), logits: null };
+  }
+
+  store(ids: readonly number[], kv: KvCache, logits: Float32Array): void {
+    if (kv.batch !== 1 || kv.length !== ids.length) throw new Error("the prefix cache stores one prompt's keys/values");
+    const bytes = kvBytes(kv) + logits.byteLength;
+    if (bytes > this.maxBytes) return;
+    const key = ids.join(",");
+    const old = this.entries.get(key);
+    if (old) this.remove(key, old);
+    while (this.bytes + bytes > this.maxBytes) {
+      const [oldestKey, oldest] = this.entries.entries().next().value!;
+      this.remove(oldestKey, oldest);
+    }
+    this.entries.set(key, { ids: [...ids], kv, logits: logits.slice(), bytes });
+    this.bytes += bytes;
+  }
+
+  private touch(entry: Entry): void {
+    const key = entry.ids.join(",");
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+  }
+
+  private remove(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.bytes -= entry.bytes;
+  }
+}
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}

@@ -18,6 +18,10 @@ export interface Limits {
   maxQueuedRequests: number;
   /** Bytes of prompt keys/values kept in the isolate for prefix reuse. 0 = disabled. */
   prefixCacheBytes: number;
+  /** Bytes of deterministic responses kept in the isolate. 0 = disabled. */
+  responseCacheBytes: number;
+  /** How long the data center's Cache API keeps deterministic responses. 0 = that tier disabled. */
+  responseCacheTtlSeconds: number;
   /** Most stop strings per request, and the longest one in characters. */
   maxStopStrings: number;
   maxStopLength: number;
@@ -47,6 +51,8 @@ const DEFAULT_LIMITS: Limits = {
   maxQueuedRequests: 64,
   // Fits beside distilgpt2 int8 (~82 MB of weights) in a 128 MB isolate.
   prefixCacheBytes: 16 * 1024 * 1024,
+  responseCacheBytes: 4 * 1024 * 1024,
+  responseCacheTtlSeconds: 3600,
   maxStopStrings: 4,
   maxStopLength: 64,
 };
@@ -62,6 +68,8 @@ export interface ConfigVars {
   MAX_BATCH_SIZE?: string;
   MAX_QUEUED_REQUESTS?: string;
   PREFIX_CACHE_BYTES?: string;
+  RESPONSE_CACHE_BYTES?: string;
+  RESPONSE_CACHE_TTL_SECONDS?: string;
   CORS_ORIGINS?: string;
   /** A Worker secret (`wrangler secret put API_KEYS`), not a var. */
   API_KEYS?: string;
@@ -100,6 +108,8 @@ export function loadConfig(vars: ConfigVars): Config {
       maxBatchSize: intVar(vars, "MAX_BATCH_SIZE", DEFAULT_LIMITS.maxBatchSize, 1),
       maxQueuedRequests: intVar(vars, "MAX_QUEUED_REQUESTS", DEFAULT_LIMITS.maxQueuedRequests, 1),
       prefixCacheBytes: intVar(vars, "PREFIX_CACHE_BYTES", DEFAULT_LIMITS.prefixCacheBytes, 0),
+      responseCacheBytes: intVar(vars, "RESPONSE_CACHE_BYTES", DEFAULT_LIMITS.responseCacheBytes, 0),
+      responseCacheTtlSeconds: intVar(vars, "RESPONSE_CACHE_TTL_SECONDS", DEFAULT_LIMITS.responseCacheTtlSeconds, 0),
     },
     corsOrigins: listVar(vars.CORS_ORIGINS),
     apiKeys: listVar(vars.API_KEYS),
@@ -123,6 +133,8 @@ export function describeLimits(limits: Limits): Record<string, number> {
     max_batch_size: limits.maxBatchSize,
     max_queued_requests: limits.maxQueuedRequests,
     prefix_cache_bytes: limits.prefixCacheBytes,
+    response_cache_bytes: limits.responseCacheBytes,
+    response_cache_ttl_seconds: limits.responseCacheTtlSeconds,
     max_stop_strings: limits.maxStopStrings,
     max_stop_length: limits.maxStopLength,
   };

@@ -17,6 +17,8 @@ export interface GenerationPlan {
   seed: number;
   stop: string[];
   eosTokenId: number;
+  /** Same request → same output (greedy, or sampling with an explicit seed): cacheable. */
+  deterministic: boolean;
 }
 
 export function planGeneration(request: GenerateRequest, manifest: ModelManifest, limits: Limits): GenerationPlan {
@@ -68,5 +70,6 @@ export function planGeneration(request: GenerateRequest, manifest: ModelManifest
     min_new_tokens: request.min_new_tokens ?? SAMPLING_DEFAULTS.min_new_tokens,
   };
   const stop = request.stop === undefined ? [] : request.stop;
-  return { promptIds, maxNewTokens, numSequences, sampling, seed: request.seed ?? randomSeed(), stop, eosTokenId: eos };
+  const deterministic = !doSample || request.seed !== undefined;
+  return { promptIds, maxNewTokens, numSequences, sampling, seed: request.seed ?? randomSeed(), stop, eosTokenId: eos, deterministic };
 }

@@ -8,6 +8,7 @@ import type { GenerateOptions, GenerateResult, GenerationListener } from "./gene
 import { planGeneration, type GenerationPlan } from "./plan";
 import { SchedulerBusyError, type GenerationJob } from "./scheduler";
 import { ApiError } from "../errors";
+import { cachedRun, type CacheSource } from "../cache/cached-run";
 
 export interface RunOptions {
   /** When the request arrived (epoch ms): the time budget and queue time count from here. */
@@ -16,6 +17,8 @@ export interface RunOptions {
   listener?: GenerationListener;
   /** Top-N log-probabilities per token for the listener (OpenAI's `logprobs`); absent = none. */
   logprobs?: number;
+  /** false: neither read nor write the response cache (body `cache: false`, `Cache-Control: no-store`). */
+  cache?: boolean;
 }
 
 /** The plan plus the request's OpenAI-style penalties (part of what makes the text differ). */
@@ -26,6 +29,8 @@ export interface GenerationOutcome {
   plan: ServicePlan;
   result: GenerateResult;
   timings: Timings;
+  /** Whether the response cache answered: x-cache header and timings.cache. */
+  cache: { status: "hit" | "miss" | "bypass"; source: CacheSource };
 }
 
 export interface Timings {
@@ -36,6 +41,8 @@ export interface Timings {
   total_ms: number;
   decode_steps: number;
   decode_tokens_per_second: number | null;
+  /** Where the answer came from: "model", or the cache tier ("memory", "edge", "coalesced"). */
+  cache: CacheSource;
 }
 
 /** Load (or reuse) the model and plan the request: throws 400s and 503s before any output. */
@@ -58,13 +65,17 @@ export async function runPlanned(env: ConfigVars, model: LoadedModel, plan: Serv
   const receivedAt = options.receivedAt ?? readyAt;
   const limit = loadConfig(env).limits.generationTimeoutMs;
   const started = Date.now();
+  const limits = loadConfig(env).limits;
   // The model's scheduler batches this request with whatever else is generating.
-  const result = await submitOrBusy(model, {
-    ...plan,
-    budget: { deadline: limit > 0 ? receivedAt + limit : null, signal: options.signal, now: Date.now },
-    listener: options.listener,
-    logprobs: options.logprobs,
-  });
+  const run = () =>
+    submitOrBusy(model, {
+      ...plan,
+      budget: { deadline: limit > 0 ? receivedAt + limit : null, signal: options.signal, now: Date.now },
+      listener: options.listener,
+      logprobs: options.logprobs,
+    });
+  const cached = await cachedRun(limits, cacheKeyParts(model, plan, options), options.listener, run);
+  const result = cached.result;
   const decodeSeconds = result.decodeMs / 1000;
   const timings: Timings = {
     queue_ms: readyAt - receivedAt + result.waitMs, // model load + waiting for a batch slot
@@ -74,8 +85,28 @@ export async function runPlanned(env: ConfigVars, model: LoadedModel, plan: Serv
     total_ms: Date.now() - receivedAt,
     decode_steps: result.steps,
     decode_tokens_per_second: decodeSeconds > 0 ? Math.round(((result.steps * plan.numSequences) / decodeSeconds) * 10) / 10 : null,
+    cache: cached.source,
   };
-  return { model, plan, result, timings };
+  return { model, plan, result, timings, cache: { status: cached.status, source: cached.source } };
+}
+
+/**
+ * Everything that decides a deterministic request's output, or null when the request is not
+ * cacheable (sampled without a seed, wants log-probabilities, or opted out).
+ */
+function cacheKeyParts(model: LoadedModel, plan: ServicePlan, options: RunOptions): Record<string, unknown> | null {
+  if (!plan.deterministic || options.cache === false || options.logprobs !== undefined) return null;
+  return {
+    model: model.manifest.files.map((f) => f.sha256),
+    promptIds: plan.promptIds,
+    maxNewTokens: plan.maxNewTokens,
+    numSequences: plan.numSequences,
+    sampling: plan.sampling,
+    seed: plan.sampling.do_sample ? plan.seed : null,
+    stop: plan.stop,
+    eos: plan.eosTokenId,
+    penalties: plan.penalties ?? null,
+  };
 }
 
 /** A full queue is the server's condition, not the request's: 503 with a hint when to retry. */
@@ -97,7 +128,7 @@ export function generateResponseBody(outcome: GenerationOutcome) {
   return {
     model: model.manifest.name,
     generations: result.sequences.map((s, index) => ({ index, text: s.text, token_ids: s.tokenIds, finish_reason: s.finishReason })),
-    usage: { prompt_tokens: plan.promptIds.length, completion_tokens: completionTokens, total_tokens: plan.promptIds.length + completionTokens },
+    usage: { prompt_tokens: plan.promptIds.length, completion_tokens: completionTokens, total_tokens: plan.promptIds.length + completionTokens, cached_tokens: result.cachedTokens },
     ...(plan.sampling.do_sample ? { seed: plan.seed } : {}),
     timings,
   };

@@ -1,0 +1,33 @@
+// Broken model deployments: /health and generation answer 503 with the exact reason, bad input
+// still gets its 400, and serving a good model again needs no restart.
+import { describe, expect, it } from "vitest";
+import app from "../../src/index";
+import { envFor, postJson } from "./helpers";
+
+const cases: [string, RegExp][] = [
+  ["broken-missing", /broken-missing\/model\.onnx\.data: HTTP 404/],
+  ["broken-truncated", /model\.onnx\.data is \d+ bytes, manifest says \d+ \(truncated or replaced\?\)/],
+  ["broken-corrupt", /model\.onnx\.data has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/],
+  ["broken-manifest", /manifest\.json is not valid JSON/],
+  ["broken-shape", /does not match its manifest \(missing past_key_values\.1\.key/],
+];
+
+describe("a broken model answers 503 with the reason, then recovers", () => {
+  it.each(cases)("%s", async (model, reason) => {
+    const health = await app.request("/health", {}, envFor(model));
+    expect(health.status).toBe(503);
+    const body = (await health.json()) as { status: string; reason: string };
+    expect(body.status).toBe("unavailable");
+    expect(body.reason).toMatch(reason);
+
+    const generation = await postJson("/v1/generate", { prompt: "x", max_new_tokens: 2 }, model);
+    expect(generation.status).toBe(503);
+    const error = ((await generation.json()) as { error: { type: string; message: string } }).error;
+    expect(error.type).toBe("model_unavailable");
+    expect(error.message).toMatch(reason);
+    expect((await postJson("/v1/generate", { prompt: "x", top_p: 2 }, model)).status).toBe(400);
+
+    // The same isolate serves a good model on the next request: the failed load was not kept.
+    expect((await postJson("/v1/generate", { prompt: "x", max_new_tokens: 2 }, "synthetic-int8")).status).toBe(200);
+  });
+});

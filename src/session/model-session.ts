@@ -7,6 +7,8 @@ import { ort } from "./ort";
 
 export class ModelSession {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Set once the graph refused an empty past on a first step (see firstStep). */
+  private dummyPast = false;
   private readonly layers: number;
   private readonly heads: number;
   private readonly headDim: number;
@@ -58,7 +60,7 @@ export class ModelSession {
     const graphInputs = this.session.inputNames;
     if (graphInputs.includes("use_cache_branch")) feeds.use_cache_branch = new ort.Tensor("bool", Uint8Array.of(pastLength > 0 ? 1 : 0), [1]);
     if (!graphInputs.includes("position_ids")) delete feeds.position_ids;
-    const outputs = await this.session.run(feeds);
+    const outputs = pastLength === 0 ? await this.firstStep(feeds) : await this.session.run(feeds);
     const all = outputs.logits.data as Float32Array;
     // Graphs may return logits for every new position [batch, seq, vocab] or, to save work and
     // copies, only for the last one [batch, 1, vocab]: read which from the output's shape.
@@ -76,4 +78,56 @@ export class ModelSession {
     const present: KvCache = { batch, heads: this.heads, length: pastLength + seq, tensors };
     return { logits, present };
   }
+
+  /**
+   * A first step feeds an empty past [batch, heads, 0, headDim], as transformers.js and Optimum do.
+   * A graph that refuses it (some exports expect the one-position dummy past older Optimum fed)
+   * gets that dummy instead, from then on: zeros, masked out with a leading attention_mask 0 and cut
+   * from `present` again, so the cache and logits are exactly what an empty past would give.
+   * Merged decoders ignore the past on their no-cache branch, so their mask and present stay as is.
+   */
+  private async firstStep(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+    if (!this.dummyPast) {
+      try {
+        return await this.session.run(feeds);
+      } catch (error) {
+        try {
+          const outputs = await runWithDummyPast(this.session, feeds);
+          this.dummyPast = true;
+          return outputs;
+        } catch {
+          throw error; // not about the past: report the original failure
+        }
+      }
+    }
+    return runWithDummyPast(this.session, feeds);
+  }
+}
+
+async function runWithDummyPast(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+  const merged = "use_cache_branch" in feeds;
+  const withDummy: Record<string, ort.Tensor> = { ...feeds };
+  for (const [name, tensor] of Object.entries(feeds)) {
+    if (!name.startsWith("past_key_values.")) continue;
+    const [batch, heads, , headDim] = tensor.dims;
+    withDummy[name] = new ort.Tensor("float32", new Float32Array(batch * heads * headDim), [batch, heads, 1, headDim]);
+  }
+  if (merged) return session.run(withDummy);
+  const [batch, length] = feeds.attention_mask.dims;
+  const mask = feeds.attention_mask.data as BigInt64Array;
+  const padded = new BigInt64Array(batch * (length + 1));
+  for (let row = 0; row < batch; row++) padded.set(mask.subarray(row * length, (row + 1) * length), row * (length + 1) + 1);
+  withDummy.attention_mask = new ort.Tensor("int64", padded, [batch, length + 1]);
+  const outputs = { ...(await session.run(withDummy)) };
+  for (const [name, tensor] of Object.entries(outputs)) {
+    if (!name.startsWith("present.")) continue;
+    const [b, heads, positions, headDim] = tensor.dims;
+    const data = tensor.data as Float32Array;
+    const kept = new Float32Array(b * heads * (positions - 1) * headDim);
+    for (let block = 0; block < b * heads; block++) {
+      kept.set(data.subarray((block * positions + 1) * headDim, (block + 1) * positions * headDim), block * (positions - 1) * headDim);
+    }
+    outputs[name] = new ort.Tensor("float32", kept, [b, heads, positions - 1, headDim]);
+  }
+  return outputs;
 }

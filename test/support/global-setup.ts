@@ -5,7 +5,10 @@ import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { convertCheckpoint } from "../../tools/convert/index";
+import { writeOnnxModelFolder } from "../../tools/fetch/onnx-export";
+import { writeNeedsPastModel } from "./needs-past-graph";
 import { writeSyntheticCheckpoint } from "../../tools/synth/index";
+import { writeBrokenModels } from "./broken-models";
 import { MODEL_CACHE_DIR, REFERENCE_DIR } from "./model-files";
 
 export const REFERENCE_CHECKPOINTS = ["tiny-a", "tiny-b"] as const;
@@ -28,10 +31,25 @@ export default async function setup(): Promise<void> {
       available.push(name);
     }
   }
+  // The reference ONNX export in the hub's Optimum / transformers.js layout, made into model
+  // folders exactly as `npm run model:fetch` makes them (served as they are, not converted).
+  const onnxExport = path.join(REFERENCE_DIR, "tiny-a-onnx");
+  if (existsSync(path.join(onnxExport, "onnx/model.onnx"))) {
+    for (const [dtype, graph] of [["fp32", "onnx/model.onnx"], ["int8", "onnx/model_quantized.onnx"]] as const) {
+      await writeOnnxModelFolder({
+        repoDir: onnxExport, choice: { graph, externalData: [] }, dtype,
+        outDir: path.join(MODEL_CACHE_DIR, `tiny-a-onnx-${dtype}`), name: "tiny-a-onnx", source: "reference/tiny-a-onnx",
+      });
+    }
+    available.push("tiny-a-onnx");
+    // And a graph that refuses the empty first-step past (see needs-past-graph.ts).
+    await writeNeedsPastModel(path.join(MODEL_CACHE_DIR, "tiny-a-fp32"), path.join(MODEL_CACHE_DIR, "tiny-a-needs-past-fp32"));
+  }
   // A synthetic checkpoint with yet another shape, never seen by the reference fixtures.
   const synthDir = path.join(MODEL_CACHE_DIR, "synthetic-checkpoint");
   await rm(synthDir, { recursive: true, force: true });
   await writeSyntheticCheckpoint({ layers: 1, embd: 32, heads: 2, seed: 7, outDir: synthDir, positions: 64 });
   await convertCheckpoint(synthDir, { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, "synthetic-int8"), name: "synthetic-int8" });
+  await writeBrokenModels(path.join(MODEL_CACHE_DIR, "synthetic-int8"), MODEL_CACHE_DIR);
   await writeFile(path.join(MODEL_CACHE_DIR, "available.json"), JSON.stringify({ reference: available }));
 }

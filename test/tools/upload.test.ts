@@ -1,0 +1,61 @@
+// model:upload: checks the folder against its manifest before sending anything, then puts it into
+// (local) R2 with the real `wrangler r2 object put`, manifest last. Read back through wrangler's
+// own local bindings (getPlatformProxy), as `wrangler dev` would see the bucket.
+import { createHash } from "node:crypto";
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { getPlatformProxy } from "wrangler";
+import { beforeAll, describe, expect, it } from "vitest";
+import { planUpload, uploadModel } from "../../tools/upload.js";
+import { convertCheckpoint } from "../../tools/convert/index.js";
+import { writeSyntheticCheckpoint } from "../../tools/synth/index.js";
+import { CACHE_DIR } from "./reference.js";
+
+const root = `${CACHE_DIR}upload/`;
+const modelDir = `${root}tiny-int8`;
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+beforeAll(async () => {
+  await rm(root, { recursive: true, force: true });
+  await writeSyntheticCheckpoint({ layers: 1, embd: 16, heads: 2, seed: 5, positions: 32, vocab: 300, outDir: `${root}checkpoint` });
+  await convertCheckpoint(`${root}checkpoint`, { dtype: "int8", outDir: modelDir, name: "upload-test" });
+});
+
+describe("model:upload", () => {
+  it("refuses a folder whose files do not match the manifest, before uploading anything", async () => {
+    await mkdir(`${root}broken`, { recursive: true });
+    await cp(modelDir, `${root}broken`, { recursive: true });
+    const data = await readFile(`${root}broken/model.onnx.data`);
+    data[0] ^= 1;
+    await writeFile(`${root}broken/model.onnx.data`, data);
+    await expect(planUpload({ modelDir: `${root}broken` })).rejects.toThrow(/model\.onnx\.data does not match its sha256 in manifest\.json/);
+    await rm(`${root}broken/model.onnx`);
+    await expect(planUpload({ modelDir: `${root}broken` })).rejects.toThrow(/broken\/model\.onnx is missing/);
+  });
+
+  it("puts every file into local R2 under the prefix, the manifest after all the files it lists", async () => {
+    const persistTo = `${root}state`;
+    const { commands } = await planUpload({ modelDir, prefix: "models/tiny", persistTo });
+    expect(commands.map((c) => `${c[2]} ${c[3]}`)).toEqual([
+      "delete edge-gpt2-models/models/tiny/manifest.json",
+      "put edge-gpt2-models/models/tiny/model.onnx",
+      "put edge-gpt2-models/models/tiny/model.onnx.data",
+      "put edge-gpt2-models/models/tiny/manifest.json",
+    ]);
+    await uploadModel({ modelDir, prefix: "models/tiny", persistTo, log: () => {} });
+
+    // wrangler keeps local state under <persist-to>/v3; getPlatformProxy takes that folder.
+    const proxy = await getPlatformProxy<Env>({ configPath: "wrangler.toml", persist: { path: `${persistTo}/v3` } });
+    try {
+      const uploaded = new Map<string, number>();
+      for (const name of ["model.onnx", "model.onnx.data", "manifest.json"]) {
+        const object = await proxy.env.MODEL_BUCKET.get(`models/tiny/${name}`);
+        expect(object, name).not.toBeNull();
+        expect(sha256(new Uint8Array(await object!.arrayBuffer()))).toBe(sha256(await readFile(`${modelDir}/${name}`)));
+        uploaded.set(name, object!.uploaded.getTime());
+      }
+      expect(uploaded.get("manifest.json")).toBeGreaterThanOrEqual(Math.max(uploaded.get("model.onnx")!, uploaded.get("model.onnx.data")!));
+    } finally {
+      await proxy.dispose();
+    }
+  });
+});

@@ -2,6 +2,8 @@
 // logits depend on the whole history, so any mix-up of rows, positions or cache lengths changes
 // the output. `referenceNext` computes the same logits without any cache, for a naive reference.
 import type { Forward, ForwardInput, KvCache } from "../../src/generation/forward";
+import { createTokenChooser, type SamplingSettings } from "../../src/sampling/index";
+import { createRng } from "../../src/sampling/rng";
 
 export const VOCAB = 50257;
 
@@ -57,4 +59,20 @@ export function fakeModel(options: { eosBias?: number; onStep?: (input: ForwardI
     return { logits: histories.map((h) => referenceLogits(h, options.eosBias)), present };
   };
   return { forward, calls };
+}
+
+/** What a sequence generates on the fake model with no cache and no batch: the reference output. */
+export function generateAlone(prompt: number[], sampling: SamplingSettings, seed: number, maxNew: number, eosBias = 0): number[] {
+  const EOS = 50256;
+  const chooser = createTokenChooser(sampling, { eosTokenIds: [EOS], promptIds: prompt, random: createRng(seed) });
+  const history = [...prompt];
+  const out: number[] = [];
+  while (out.length < maxNew) {
+    const token = chooser.next(referenceLogits(history, eosBias));
+    if (token === EOS) break;
+    chooser.accept(token);
+    history.push(token);
+    out.push(token);
+  }
+  return out;
 }

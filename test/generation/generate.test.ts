@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { generate, type GenerateOptions } from "../../src/generation/generate";
-import { createTokenChooser, SAMPLING_DEFAULTS, type SamplingSettings } from "../../src/sampling/index";
-import { createRng, deriveSeed } from "../../src/sampling/rng";
+import { SAMPLING_DEFAULTS, type SamplingSettings } from "../../src/sampling/index";
+import { deriveSeed } from "../../src/sampling/rng";
 import { decode, encode } from "../../src/tokenizer/index";
-import { fakeModel, referenceLogits } from "./fake-model";
+import { fakeModel, generateAlone } from "./fake-model";
 
 const EOS = 50256;
 const noPause = async () => {};
@@ -23,26 +23,11 @@ function options(overrides: Partial<GenerateOptions> = {}): GenerateOptions {
   };
 }
 
-/** The same generation without KV cache or batching: the whole history through the model each step. */
-function naive(prompt: number[], sampling: SamplingSettings, seed: number, maxNew: number, eosBias = 0): number[] {
-  const chooser = createTokenChooser(sampling, { eosTokenIds: [EOS], promptIds: prompt, random: createRng(seed) });
-  const history = [...prompt];
-  const out: number[] = [];
-  while (out.length < maxNew) {
-    const token = chooser.next(referenceLogits(history, eosBias));
-    if (token === EOS) break;
-    chooser.accept(token);
-    history.push(token);
-    out.push(token);
-  }
-  return out;
-}
-
 describe("generate", () => {
   it("prefills once, then feeds one token per step with the cache growing by one", async () => {
     const model = fakeModel();
     const result = await generate(model.forward, options());
-    expect(result.sequences[0].tokenIds).toEqual(naive([464, 2068, 7586], SAMPLING_DEFAULTS, deriveSeed(1234, 0), 12));
+    expect(result.sequences[0].tokenIds).toEqual(generateAlone([464, 2068, 7586], SAMPLING_DEFAULTS, deriveSeed(1234, 0), 12));
     expect(result.sequences[0].finishReason).toBe("length");
     expect(model.calls.map((c) => [c.seq, c.past?.length ?? 0])).toEqual([[3, 0], ...Array.from({ length: 11 }, (_, i) => [1, 3 + i])]);
     expect(result.steps).toBe(11);
@@ -95,7 +80,7 @@ describe("generate", () => {
     const lengths = result.sequences.map((s) => s.tokenIds.length);
     expect(new Set(lengths).size).toBeGreaterThan(1); // rows really finished at different steps
     result.sequences.forEach((s, i) => {
-      expect(s.tokenIds).toEqual(naive([464, 2068, 7586], sampling, deriveSeed(1234, i), 20, 13.2));
+      expect(s.tokenIds).toEqual(generateAlone([464, 2068, 7586], sampling, deriveSeed(1234, i), 20, 13.2));
     });
     expect(Math.max(...model.calls.map((c) => c.batch))).toBe(5);
     expect(model.calls[0].batch).toBe(1); // the shared prompt is prefilled once

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { BatchScheduler, SchedulerBusyError, type GenerationJob } from "../../src/generation/scheduler";
-import { createTokenChooser, SAMPLING_DEFAULTS, type SamplingSettings } from "../../src/sampling/index";
-import { createRng, deriveSeed } from "../../src/sampling/rng";
-import { fakeModel, referenceLogits } from "./fake-model";
+import { SAMPLING_DEFAULTS, type SamplingSettings } from "../../src/sampling/index";
+import { deriveSeed } from "../../src/sampling/rng";
+import { fakeModel, generateAlone } from "./fake-model";
 
 const EOS = 50256;
 const GREEDY = { ...SAMPLING_DEFAULTS };
@@ -16,19 +16,8 @@ function job(promptIds: number[], overrides: Partial<GenerationJob> = {}): Gener
 }
 
 /** The same sequence generated alone, with no cache and no batch. */
-function alone(spec: GenerationJob, index = 0, eosBias = 0): number[] {
-  const chooser = createTokenChooser(spec.sampling, { eosTokenIds: [EOS], promptIds: spec.promptIds, random: createRng(deriveSeed(spec.seed, index)) });
-  const history = [...spec.promptIds];
-  const out: number[] = [];
-  while (out.length < spec.maxNewTokens) {
-    const token = chooser.next(referenceLogits(history, eosBias));
-    if (token === EOS) break;
-    chooser.accept(token);
-    history.push(token);
-    out.push(token);
-  }
-  return out;
-}
+const alone = (spec: GenerationJob, index = 0, eosBias = 0) =>
+  generateAlone(spec.promptIds, spec.sampling, deriveSeed(spec.seed, index), spec.maxNewTokens, eosBias);
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 

@@ -2,8 +2,9 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { MODEL_CACHE_DIR, serveModelFile } from "./test/support/model-files.ts";
 
-// Two projects: fast unit tests in Node (pure logic, the converter), and the Worker inside workerd
-// (the real runtime: ORT WASM, bindings, HTTP). globalSetup converts the reference checkpoints once.
+// Three projects: fast unit tests in Node (pure logic, the converter), the Worker inside workerd
+// (the real runtime: ORT WASM, bindings, HTTP), and the demo page in headless Chromium against
+// `wrangler dev`. globalSetup converts the reference checkpoints once.
 export default defineConfig({
   test: {
     globalSetup: ["./test/support/global-setup.ts"],
@@ -44,6 +45,16 @@ export default defineConfig({
           name: "workers",
           include: ["test/worker/**/*.test.ts"],
           testTimeout: 120_000,
+        },
+      },
+      {
+        // The demo page in headless Chromium against `wrangler dev` (test/browser/demo.test.ts).
+        test: {
+          name: "browser",
+          environment: "node",
+          include: ["test/browser/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
     ],

@@ -1,15 +1,28 @@
-// POST /v1/generate: prompt + Hugging Face generation settings → generated text.
+// POST /v1/generate: prompt + Hugging Face generation settings → generated text, as one JSON body
+// or (stream: true) as server-sent events.
 import type { Context } from "hono";
 import { loadConfig } from "../config";
 import { generateResponseBody, runGeneration } from "../generation/service";
 import type { AppEnv } from "../app-env";
 import { readJsonBody } from "./body";
 import { parseGenerateRequest } from "./generate-schema";
+import { streamGeneration } from "./generate-stream";
+import { keepAlive } from "./keep-alive";
+import { logGeneration } from "./log";
+import { SSE_HEADERS } from "./sse";
 
 export async function handleGenerate(c: Context<AppEnv>): Promise<Response> {
   const receivedAt = Date.now();
   const config = loadConfig(c.env);
   const request = parseGenerateRequest(await readJsonBody(c.req.raw, config.limits.maxBodyBytes), config.limits);
-  const outcome = await runGeneration(c.env, request, { receivedAt, signal: c.req.raw.signal });
+  if (request.stream) {
+    const { stream, finished } = await streamGeneration(c.env, request, { receivedAt, signal: c.req.raw.signal, route: "/v1/generate" });
+    keepAlive(c, finished);
+    return new Response(stream, { headers: SSE_HEADERS });
+  }
+  const running = runGeneration(c.env, request, { receivedAt, signal: c.req.raw.signal });
+  keepAlive(c, running);
+  const outcome = await running;
+  logGeneration(config, "/v1/generate", request.prompt, outcome);
   return c.json(generateResponseBody(outcome));
 }

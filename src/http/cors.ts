@@ -1,0 +1,25 @@
+// CORS for static sites calling the API from the browser. CORS_ORIGINS is a comma-separated
+// allow-list of exact origins ("https://example.com"), or "*" for any origin; empty sends no
+// CORS headers at all (browsers then refuse cross-origin calls). Preflights answer 204.
+import type { MiddlewareHandler } from "hono";
+import { cors } from "hono/cors";
+import type { AppEnv } from "../app-env";
+import { loadConfig } from "../config";
+
+/** The Access-Control-Allow-Origin value for `origin`, or null when it is not allowed. */
+export function allowedOrigin(allowList: readonly string[], origin: string): string | null {
+  if (allowList.includes("*")) return "*";
+  return origin !== "" && allowList.includes(origin) ? origin : null;
+}
+
+export function corsMiddleware(): MiddlewareHandler<AppEnv> {
+  return cors({
+    origin: (origin, c) => allowedOrigin(loadConfig(c.env).corsOrigins, origin),
+    allowMethods: ["GET", "POST", "OPTIONS"],
+    // No fixed allowHeaders: the preflight's requested headers are echoed, so clients such as the
+    // openai package (which adds its own x-stainless-* headers) work from a browser too.
+    // Scripts may read these (e.g. to back off after a 429).
+    exposeHeaders: ["Retry-After"],
+    maxAge: 600,
+  });
+}

@@ -1,0 +1,43 @@
+// From anything thrown to the ApiError the client sees, and its body: the native
+// {error:{type,message,param}} shape, or OpenAI's {error:{message,type,param,code}} on the
+// OpenAI-compatible routes, so OpenAI clients raise their usual exceptions.
+import { ApiError } from "../errors";
+import { ModelSourceError } from "../model/source";
+import { ModelUnavailableError } from "../session/registry";
+
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ModelUnavailableError || error instanceof ModelSourceError) {
+    return new ApiError(503, "model_unavailable", `the model cannot be loaded: ${error.message}`, null, { "Retry-After": "5" });
+  }
+  return new ApiError(500, "internal_error", "generation failed inside the server; the request can be retried");
+}
+
+/** Log what the operator must see: unexpected failures with their stack, 503s as a warning. */
+export function reportError(error: unknown, apiError: ApiError): void {
+  if (apiError.status === 503) console.warn(apiError.message);
+  else if (apiError.status >= 500) console.error("request failed:", error instanceof Error ? error.stack : error);
+}
+
+/** The paths whose errors use OpenAI's body shape. */
+export const isOpenAIPath = (path: string): boolean => path === "/v1/completions" || path.startsWith("/v1/models");
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** OpenAI's machine-readable `code` for the errors that have one. */
+function openAICode(error: ApiError): string | null {
+  if (error.status === 404 && error.param === "model") return "model_not_found";
+  if (error.status === 401) return "invalid_api_key";
+  if (error.status === 429) return "rate_limit_exceeded";
+  return null;
+}
+
+export function openAIErrorBody(error: ApiError): OpenAIErrorBody {
+  return { error: { message: error.message, type: error.type, param: error.param, code: openAICode(error) } };
+}
+
+export function errorBody(error: ApiError, path: string): object {
+  return isOpenAIPath(path) ? openAIErrorBody(error) : error.toJSON();
+}

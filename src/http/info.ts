@@ -1,0 +1,35 @@
+// GET /v1/info: what this deployment serves — model id, revision, dtype, context window, limits and
+// the server version — so clients can size requests without trial and error.
+import type { Context } from "hono";
+import packageJson from "../../package.json";
+import type { AppEnv } from "../app-env";
+import { describeLimits, loadConfig } from "../config";
+import { getModel } from "../session/registry";
+
+export const SERVER_VERSION: string = packageJson.version;
+
+export async function handleInfo(c: Context<AppEnv>): Promise<Response> {
+  const config = loadConfig(c.env);
+  const model = await getModel(config.model, c.env as unknown as Record<string, unknown>);
+  const { manifest } = model;
+  return c.json({
+    server: { name: packageJson.name, version: SERVER_VERSION },
+    model: {
+      id: manifest.name,
+      source: config.model,
+      // The converted weights' sha256: changes exactly when the served weights do.
+      revision: manifest.source.weights_sha256,
+      checkpoint: manifest.source.checkpoint,
+      dtype: manifest.dtype,
+      context_window: manifest.architecture.n_positions,
+      vocab_size: manifest.architecture.vocab_size,
+      n_layer: manifest.architecture.n_layer,
+      n_head: manifest.architecture.n_head,
+      n_embd: manifest.architecture.n_embd,
+      files: manifest.files.map((f) => ({ path: f.path, bytes: f.bytes, sha256: f.sha256 })),
+    },
+    limits: describeLimits(config.limits),
+    auth: { api_key_required: config.apiKeys.length > 0 },
+    endpoints: ["POST /v1/generate", "POST /v1/completions", "GET /v1/models", "GET /v1/info", "GET /health", "GET /openapi.json", "GET /client.js", "GET /"],
+  });
+}

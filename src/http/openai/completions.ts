@@ -1,0 +1,185 @@
+// POST /v1/completions: OpenAI's legacy Completions API over the shared generation service.
+// Each prompt is one batched generation (n samples); choices are numbered prompt-major as OpenAI
+// does (prompt i, sample j → index i*n + j). With stream: true, one chunk per token, then an
+// optional usage chunk (stream_options.include_usage), then `data: [DONE]`.
+import type { Context } from "hono";
+import type { AppEnv } from "../../app-env";
+import { loadConfig, type ConfigVars } from "../../config";
+import { ApiError } from "../../errors";
+import type { TokenLogprobs } from "../../generation/logprobs";
+import type { FinishReason } from "../../generation/stopping";
+import { prepareGeneration, runPlanned, type GenerationOutcome } from "../../generation/service";
+import { getModel, type LoadedModel } from "../../session/registry";
+import { readJsonBody } from "../body";
+import { openAIErrorBody, reportError, toApiError } from "../error-response";
+import { keepAlive } from "../keep-alive";
+import { logGeneration } from "../log";
+import { eventStream, sseFrame, SSE_HEADERS } from "../sse";
+import { LogprobsTracker, appendLogprobs, emptyLogprobs, openAIFinishReason, type CompletionChoice } from "./choices";
+import { OPENAI_FIELD_NAMES, parseCompletionRequest, promptsOf, toGenerateRequest, type CompletionRequest } from "./schema";
+
+interface Job {
+  prompt: string;
+  /** Choice index of this prompt's first sample. */
+  base: number;
+  /** How many choices each generated sequence fills (n for greedy, where one run serves all). */
+  copies: number;
+  prepared: Awaited<ReturnType<typeof prepareGeneration>>;
+}
+
+/** What a run tells its transport, per choice index. */
+interface ChoiceEvents {
+  token(choice: number, text: string, tokenId: number, logprobs: TokenLogprobs | undefined): void;
+  finish(choice: number, reason: FinishReason, text: string): void;
+}
+
+export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
+  const receivedAt = Date.now();
+  const config = loadConfig(c.env);
+  const request = parseCompletionRequest(await readJsonBody(c.req.raw, config.limits.maxBodyBytes), config.limits);
+  const { model, jobs } = await prepareJobs(c.env, request);
+  const head = {
+    id: `cmpl-${crypto.randomUUID().replaceAll("-", "")}`,
+    object: "text_completion" as const,
+    created: Math.floor(receivedAt / 1000),
+    model: model.manifest.name,
+    system_fingerprint: `fp_${model.manifest.source.weights_sha256.slice(0, 12)}`,
+  };
+  const run = (signal: AbortSignal, events: ChoiceEvents) => runJobs(c.env, request, jobs, { receivedAt, signal }, events);
+
+  if (request.stream) {
+    const includeUsage = request.stream_options?.include_usage === true;
+    const trackers = new TrackerSet(0);
+    const chunk = (choices: CompletionChoice[], usage?: object) => sseFrame({ ...head, choices, ...(includeUsage ? { usage: usage ?? null } : {}) });
+    const { stream, done } = eventStream(
+      async (sink) => {
+        if (request.echo) for (const job of jobs) for (const i of choiceIndices(job)) sink.write(chunk([{ text: job.prompt, index: i, logprobs: null, finish_reason: null }]));
+        const outcomes = await run(sink.signal, {
+          token(index, text, tokenId, logprobs) {
+            if (text || logprobs) sink.write(chunk([{ text, index, logprobs: logprobs ? trackers.next(index, tokenId, logprobs) : null, finish_reason: null }]));
+          },
+          finish(index, reason, text) {
+            sink.write(chunk([{ text, index, logprobs: null, finish_reason: openAIFinishReason(reason) }]));
+          },
+        });
+        if (includeUsage) sink.write(chunk([], usageOf(jobs, outcomes)));
+        sink.write(sseFrame("[DONE]"));
+      },
+      {
+        upstream: c.req.raw.signal,
+        errorFrame(error) {
+          const apiError = toApiError(error);
+          reportError(error, apiError);
+          return sseFrame(openAIErrorBody(apiError), "error");
+        },
+      },
+    );
+    keepAlive(c, done);
+    return new Response(stream, { headers: SSE_HEADERS });
+  }
+
+  const choices: CompletionChoice[] = [];
+  for (const job of jobs) {
+    for (const index of choiceIndices(job)) {
+      choices[index] = { text: request.echo ? job.prompt : "", index, logprobs: request.logprobs != null ? emptyLogprobs() : null, finish_reason: null };
+    }
+  }
+  const trackers = new TrackerSet(0);
+  const running = run(c.req.raw.signal, {
+    token(index, text, tokenId, logprobs) {
+      choices[index].text += text;
+      if (logprobs) appendLogprobs(choices[index].logprobs!, trackers.next(index, tokenId, logprobs));
+    },
+    finish(index, reason, text) {
+      choices[index].text += text;
+      choices[index].finish_reason = openAIFinishReason(reason);
+    },
+  });
+  keepAlive(c, running);
+  const outcomes = await running;
+  return c.json({ ...head, choices, usage: usageOf(jobs, outcomes) });
+}
+
+/** Load the model, check the requested id, and plan every prompt: all 4xx come before any output. */
+async function prepareJobs(env: ConfigVars, request: CompletionRequest): Promise<{ model: LoadedModel; jobs: Job[] }> {
+  const model = await getModel(loadConfig(env).model, env as unknown as Record<string, unknown>);
+  if (request.model !== model.manifest.name) {
+    throw new ApiError(404, "not_found", `The model \`${request.model}\` does not exist; this server serves \`${model.manifest.name}\` (see GET /v1/models)`, "model");
+  }
+  const prompts = promptsOf(request);
+  const n = request.n ?? 1;
+  const jobs: Job[] = [];
+  for (const [i, prompt] of prompts.entries()) {
+    try {
+      const prepared = await prepareGeneration(env, toGenerateRequest(request, prompt, loadConfig(env).limits));
+      jobs.push({ prompt, base: i * n, copies: n / prepared.plan.numSequences, prepared });
+    } catch (error) {
+      throw renameFields(error, typeof request.prompt === "string" || request.prompt == null ? null : i);
+    }
+  }
+  return { model, jobs };
+}
+
+/** Run the prompts one after another (each one batched over its n samples). */
+async function runJobs(
+  env: ConfigVars,
+  request: CompletionRequest,
+  jobs: Job[],
+  options: { receivedAt: number; signal: AbortSignal },
+  events: ChoiceEvents,
+): Promise<GenerationOutcome[]> {
+  const outcomes: GenerationOutcome[] = [];
+  for (const job of jobs) {
+    const targets = (sequence: number) => Array.from({ length: job.copies }, (_, k) => job.base + sequence * job.copies + k);
+    const { model, plan, readyAt } = job.prepared;
+    const outcome = await runPlanned(env, model, plan, {
+      receivedAt: options.receivedAt,
+      signal: options.signal,
+      logprobs: request.logprobs ?? undefined,
+      listener: {
+        token: (sequence, tokenId, text, logprobs) => targets(sequence).forEach((i) => events.token(i, text, tokenId, logprobs)),
+        finish: (sequence, reason, text) => targets(sequence).forEach((i) => events.finish(i, reason, text)),
+      },
+    }, readyAt);
+    logGeneration(loadConfig(env), "/v1/completions", job.prompt, outcome);
+    outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
+const choiceIndices = (job: Job): number[] =>
+  Array.from({ length: job.copies * job.prepared.plan.numSequences }, (_, k) => job.base + k);
+
+function usageOf(jobs: Job[], outcomes: GenerationOutcome[]) {
+  const promptTokens = jobs.reduce((sum, job) => sum + job.prepared.plan.promptIds.length, 0);
+  const completionTokens = outcomes.reduce(
+    (sum, outcome, i) => sum + jobs[i].copies * outcome.result.sequences.reduce((s, seq) => s + seq.tokenIds.length, 0),
+    0,
+  );
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+}
+
+/** One LogprobsTracker per choice, created on first use. */
+class TrackerSet {
+  private readonly trackers = new Map<number, LogprobsTracker>();
+  constructor(private readonly startOffset: number) {}
+  next(choice: number, tokenId: number, logprobs: TokenLogprobs) {
+    let tracker = this.trackers.get(choice);
+    if (!tracker) this.trackers.set(choice, (tracker = new LogprobsTracker(this.startOffset)));
+    return tracker.next(tokenId, logprobs);
+  }
+}
+
+/** The planner names Hugging Face fields; an OpenAI client sent OpenAI ones (and maybe a prompt list). */
+function renameFields(error: unknown, promptIndex: number | null): unknown {
+  if (!(error instanceof ApiError) || error.param === null) return error;
+  let { param, message } = error;
+  const renamed = OPENAI_FIELD_NAMES[param];
+  if (renamed) {
+    message = message.replaceAll(param, renamed);
+    param = renamed;
+  } else if (param === "prompt" && promptIndex !== null) {
+    param = `prompt[${promptIndex}]`;
+  }
+  return new ApiError(error.status, error.type, message, param, error.headers);
+}

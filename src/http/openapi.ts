@@ -1,0 +1,106 @@
+// GET /openapi.json: an OpenAPI 3.1 document whose request schemas are generated from the very zod
+// schemas that validate requests (with this deployment's limits), so it cannot drift from them.
+import type { Context } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../app-env";
+import { loadConfig, type Limits } from "../config";
+import { buildGenerateSchema } from "./generate-schema";
+import { SERVER_VERSION } from "./info";
+import { buildCompletionSchema } from "./openai/schema";
+
+const generateResponse = z.object({
+  model: z.string(),
+  generations: z.array(z.object({
+    index: z.int(),
+    text: z.string(),
+    token_ids: z.array(z.int()),
+    finish_reason: z.enum(["stop", "length", "time", "cancelled"]),
+  })),
+  usage: z.object({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int() }),
+  seed: z.int().optional().meta({ description: "Present when do_sample is true." }),
+  timings: z.record(z.string(), z.number().nullable()),
+});
+
+const errorResponse = z.object({
+  error: z.object({ type: z.string(), message: z.string(), param: z.string().nullable(), code: z.string().nullable().optional() }),
+});
+
+/** JSON Schema (2020-12, OpenAPI 3.1's dialect) of a request schema, as clients send it. */
+function requestSchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, {
+    io: "input",
+    unrepresentable: "any",
+    override(ctx) {
+      // `stop` is parsed through a preprocess step that turns one string into a list.
+      const def = (ctx.zodSchema as { _zod: { def: { type: string } } })._zod.def;
+      if (def.type === "pipe" && ctx.jsonSchema.type === "array") {
+        ctx.jsonSchema.anyOf = [{ type: "string", minLength: 1 }, { ...ctx.jsonSchema }];
+        for (const key of Object.keys(ctx.jsonSchema)) if (key !== "anyOf") delete ctx.jsonSchema[key];
+      }
+    },
+  }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+const jsonBody = (ref: string) => ({ content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } } });
+const errors = {
+  "400": { description: "A field has the wrong type or range; `param` names it.", ...jsonBody("Error") },
+  "401": { description: "API keys are configured and none (or a wrong one) was sent.", ...jsonBody("Error") },
+  "429": { description: "Rate limited; see Retry-After.", ...jsonBody("Error") },
+  "503": { description: "The model cannot be loaded; see Retry-After.", ...jsonBody("Error") },
+};
+
+export function openApiDocument(limits: Limits) {
+  return {
+    openapi: "3.1.0",
+    info: { title: "Edge GPT-2", version: SERVER_VERSION, description: "GPT-2 text generation on Cloudflare Workers." },
+    components: {
+      schemas: {
+        GenerateRequest: requestSchema(buildGenerateSchema(limits)),
+        GenerateResponse: requestSchema(generateResponse),
+        CompletionRequest: requestSchema(buildCompletionSchema(limits)),
+        Error: requestSchema(errorResponse),
+      },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "Only when the server has API_KEYS." } },
+    },
+    paths: {
+      "/v1/generate": {
+        post: {
+          summary: "Generate text (Hugging Face generate() settings)",
+          security: [{}, { bearer: [] }],
+          requestBody: { required: true, ...jsonBody("GenerateRequest") },
+          responses: {
+            "200": {
+              description: "The generations; with stream: true, server-sent events `token`, `finish`, then `done` (this body) or `error`.",
+              content: { ...jsonBody("GenerateResponse").content, "text/event-stream": { schema: { type: "string" } } },
+            },
+            ...errors,
+          },
+        },
+      },
+      "/v1/completions": {
+        post: {
+          summary: "OpenAI-compatible completions",
+          security: [{}, { bearer: [] }],
+          requestBody: { required: true, ...jsonBody("CompletionRequest") },
+          responses: { "200": { description: "OpenAI `text_completion` object, or its chunks as server-sent events ending in `data: [DONE]`." }, ...errors },
+        },
+      },
+      "/v1/models": { get: { summary: "OpenAI-compatible model list (the one served model)", responses: { "200": { description: "`{object: \"list\", data: [...]}`" } } } },
+      "/v1/info": { get: { summary: "Model id, revision, dtype, context window, limits, server version", responses: { "200": { description: "Deployment facts" } } } },
+      "/health": { get: { summary: "Liveness and model status", responses: { "200": { description: "Model loaded" }, "503": { description: "Model unavailable" } } } },
+      "/client.js": { get: { summary: "Dependency-free ES module client for browsers", responses: { "200": { description: "JavaScript" } } } },
+      "/": { get: { summary: "Demo page", responses: { "200": { description: "HTML" } } } },
+    },
+  };
+}
+
+const documents = new WeakMap<Limits, ReturnType<typeof openApiDocument>>();
+
+export function handleOpenApi(c: Context<AppEnv>): Response {
+  const { limits } = loadConfig(c.env);
+  let document = documents.get(limits);
+  if (!document) documents.set(limits, (document = openApiDocument(limits)));
+  return c.json(document);
+}

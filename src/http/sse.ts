@@ -1,0 +1,70 @@
+// A text/event-stream body fed by an async producer. The producer gets an AbortSignal that fires
+// when the client goes away (the body is cancelled), so the decode loop stops within one step;
+// anything the producer throws after the stream opened goes out as a final error frame instead of
+// a dropped connection.
+
+const encoder = new TextEncoder();
+
+export const SSE_HEADERS = {
+  "Content-Type": "text/event-stream; charset=utf-8",
+  "Cache-Control": "no-cache, no-transform",
+  // Proxies (nginx) must not buffer a token stream.
+  "X-Accel-Buffering": "no",
+};
+
+/** One SSE frame: an optional `event:` line and one JSON (or literal) `data:` line. */
+export function sseFrame(data: unknown, event?: string): string {
+  const payload = typeof data === "string" ? data : JSON.stringify(data);
+  return `${event ? `event: ${event}\n` : ""}data: ${payload}\n\n`;
+}
+
+export interface EventSink {
+  /** Fires when the consumer cancels the stream (or `upstream` aborts). */
+  readonly signal: AbortSignal;
+  /** Queues a frame; a no-op once the stream is closed or cancelled. */
+  write(frame: string): void;
+}
+
+export interface EventStream {
+  stream: ReadableStream<Uint8Array>;
+  /** Settles when the producer is done (never rejects: errors became frames). */
+  done: Promise<void>;
+}
+
+export function eventStream(
+  produce: (sink: EventSink) => Promise<void>,
+  options: { errorFrame: (error: unknown) => string; upstream?: AbortSignal },
+): EventStream {
+  const cancelled = new AbortController();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let open = true;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel(reason) {
+      open = false;
+      cancelled.abort(reason ?? new Error("the client closed the stream"));
+    },
+  });
+  const signal = options.upstream ? AbortSignal.any([cancelled.signal, options.upstream]) : cancelled.signal;
+  const sink: EventSink = {
+    signal,
+    write(frame) {
+      if (open) controller.enqueue(encoder.encode(frame));
+    },
+  };
+  const done = (async () => {
+    try {
+      await produce(sink);
+    } catch (error) {
+      sink.write(options.errorFrame(error));
+    } finally {
+      if (open) {
+        open = false;
+        controller.close();
+      }
+    }
+  })();
+  return { stream, done };
+}

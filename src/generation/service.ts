@@ -22,7 +22,10 @@ export interface RunOptions {
 }
 
 /** The plan plus the request's OpenAI-style penalties (part of what makes the text differ). */
-export type ServicePlan = GenerationPlan & Pick<GenerateOptions, "penalties">;
+export type ServicePlan = GenerationPlan & Pick<GenerateOptions, "penalties"> & {
+  /** false when the request said `cache: false`. */
+  cacheAllowed: boolean;
+};
 
 export interface GenerationOutcome {
   model: LoadedModel;
@@ -50,7 +53,11 @@ export async function prepareGeneration(env: ConfigVars, request: GenerateReques
   const config = loadConfig(env);
   const model = await getModel(config.model, env as Record<string, unknown>);
   const readyAt = Date.now();
-  const plan: ServicePlan = { ...planGeneration(request, model.manifest, config.limits), penalties: penaltiesOf(request) };
+  const plan: ServicePlan = {
+    ...planGeneration(request, model.manifest, config.limits),
+    penalties: penaltiesOf(request),
+    cacheAllowed: request.cache !== false,
+  };
   return { model, plan, readyAt };
 }
 
@@ -95,7 +102,7 @@ export async function runPlanned(env: ConfigVars, model: LoadedModel, plan: Serv
  * cacheable (sampled without a seed, wants log-probabilities, or opted out).
  */
 function cacheKeyParts(model: LoadedModel, plan: ServicePlan, options: RunOptions): Record<string, unknown> | null {
-  if (!plan.deterministic || options.cache === false || options.logprobs !== undefined) return null;
+  if (!plan.deterministic || !plan.cacheAllowed || options.cache === false || options.logprobs !== undefined) return null;
   return {
     model: model.manifest.files.map((f) => f.sha256),
     promptIds: plan.promptIds,

@@ -30,6 +30,7 @@ export function buildGenerateSchema(limits: Limits) {
       frequency_penalty: penaltyField("frequency_penalty").optional(),
       logit_bias: logitBiasField().optional(),
       stream: bool("stream").optional().meta({ description: "Answer text/event-stream: one event per token." }),
+      cache: bool("cache").optional().meta({ description: "false: neither read nor write the response cache for this request." }),
     },
     strictError,
   );

@@ -25,7 +25,7 @@ export interface StreamedGeneration {
 export async function streamGeneration(
   env: ConfigVars,
   request: GenerateRequest,
-  options: { receivedAt?: number; signal?: AbortSignal; route: string },
+  options: { receivedAt?: number; signal?: AbortSignal; route: string; cache?: boolean },
 ): Promise<StreamedGeneration> {
   const receivedAt = options.receivedAt ?? Date.now();
   const { model, plan, readyAt } = await prepareGeneration(env, request);
@@ -40,7 +40,7 @@ export async function streamGeneration(
           sink.write(sseFrame({ index, finish_reason: reason, text }, "finish"));
         },
       };
-      outcome = await runPlanned(env, model, plan, { receivedAt, signal: sink.signal, listener }, readyAt);
+      outcome = await runPlanned(env, model, plan, { receivedAt, signal: sink.signal, listener, cache: options.cache }, readyAt);
       logGeneration(loadConfig(env), options.route, request.prompt, outcome);
       sink.write(sseFrame(generateResponseBody(outcome), "done"));
     },

@@ -16,13 +16,19 @@ export async function handleGenerate(c: Context<AppEnv>): Promise<Response> {
   const config = loadConfig(c.env);
   const request = parseGenerateRequest(await readJsonBody(c.req.raw, config.limits.maxBodyBytes), config.limits);
   if (request.stream) {
-    const { stream, finished } = await streamGeneration(c.env, request, { receivedAt, signal: c.req.raw.signal, route: "/v1/generate" });
+    const { stream, finished } = await streamGeneration(c.env, request, { receivedAt, signal: c.req.raw.signal, route: "/v1/generate", cache: allowsCache(c.req.raw) });
     keepAlive(c, finished);
     return new Response(stream, { headers: SSE_HEADERS });
   }
-  const running = runGeneration(c.env, request, { receivedAt, signal: c.req.raw.signal });
+  const running = runGeneration(c.env, request, { receivedAt, signal: c.req.raw.signal, cache: allowsCache(c.req.raw) });
   keepAlive(c, running);
   const outcome = await running;
   logGeneration(config, "/v1/generate", request.prompt, outcome);
+  c.header("x-cache", outcome.cache.status);
   return c.json(generateResponseBody(outcome));
+}
+
+/** `Cache-Control: no-store` (or no-cache) on the request opts out of the response cache. */
+export function allowsCache(request: Request): boolean {
+  return !/\bno-(store|cache)\b/i.test(request.headers.get("cache-control") ?? "");
 }

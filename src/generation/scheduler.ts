@@ -39,8 +39,8 @@ export class SchedulerBusyError extends Error {
 interface Job {
   spec: GenerationJob;
   sequences: Sequence[];
-  resolve: (result: JobResult) => void;
-  reject: (error: unknown) => void;
+  /** Set once, when the job finished or failed; its own request reads it (see drive). */
+  outcome: { result: JobResult } | { error: unknown } | null;
   submittedAt: number;
   prefillStart: number;
   prefillEnd: number;
@@ -87,22 +87,44 @@ export class BatchScheduler {
     if (this.waiting.length >= this.limits.maxWaiting) {
       return Promise.reject(new SchedulerBusyError(`${this.waiting.length} requests are already waiting for this model`));
     }
-    return new Promise<JobResult>((resolve, reject) => {
-      const now = spec.budget.now();
-      const sequences = Array.from({ length: spec.numSequences }, (_, i) => new Sequence(i, spec));
-      this.waiting.push({ spec, sequences, resolve, reject, submittedAt: now, prefillStart: now, prefillEnd: now, cachedTokens: 0, steps: 0, failed: false });
-      this.running ??= this.loop().finally(() => (this.running = null));
-    });
+    const now = spec.budget.now();
+    const sequences = Array.from({ length: spec.numSequences }, (_, i) => new Sequence(i, spec));
+    const job: Job = { spec, sequences, outcome: null, submittedAt: now, prefillStart: now, prefillEnd: now, cachedTokens: 0, steps: 0, failed: false };
+    this.waiting.push(job);
+    return this.drive(job);
   }
 
-  private async loop(): Promise<void> {
-    while (this.waiting.length > 0 || this.slots.length > 0) {
-      await this.admit();
-      this.choose();
-      if (this.slots.length === 0) continue;
-      await this.pause();
-      await this.step();
+  /**
+   * Every waiting request drives the batch: whoever finds no iteration running starts the next
+   * one and waits for all of it, so an iteration always runs inside the I/O context of a request
+   * that is still waiting for it. workerd cancels a request's pending work once its response is
+   * done, and does not run promise reactions across request contexts reliably: a loop owned by
+   * the first request would stop with it, and a job settled by resolving a promise created in
+   * another request would never wake. So a job's outcome is plain state, read by its own request.
+   */
+  private async drive(job: Job): Promise<JobResult> {
+    while (job.outcome === null) {
+      if (!this.running) {
+        this.running = this.iterate();
+        try {
+          await this.running;
+        } finally {
+          this.running = null;
+        }
+      } else {
+        await this.pause(); // another request's iteration is running: look again after it yields
+      }
     }
+    if ("error" in job.outcome) throw job.outcome.error;
+    return job.outcome.result;
+  }
+
+  private async iterate(): Promise<void> {
+    await this.admit();
+    this.choose();
+    if (this.slots.length === 0) return;
+    await this.pause();
+    await this.step();
   }
 
   /** Prefill waiting requests that fit (first come, first served) and stack their rows in. */
@@ -224,19 +246,19 @@ export class BatchScheduler {
   private settle(job: Job): void {
     const sequences = job.sequences.map((sequence) => sequence.complete());
     const now = job.spec.budget.now();
-    job.resolve({
+    job.outcome = { result: {
       sequences,
       waitMs: job.prefillStart - job.submittedAt,
       prefillMs: job.prefillEnd - job.prefillStart,
       cachedTokens: job.cachedTokens,
       decodeMs: now - job.prefillEnd,
       steps: job.steps,
-    });
+    } };
   }
 
   private fail(job: Job, error: unknown): void {
     if (job.failed) return;
     job.failed = true;
-    job.reject(error);
+    job.outcome = { error };
   }
 }

@@ -32,12 +32,13 @@ describe.each(CHECKPOINTS)("int8 %s", (name) => {
 
   beforeAll(async () => {
     const src = `${REFERENCE_DIR}/${name}`;
-    await convertCheckpoint(src, { dtype: "fp32", outDir: `${CACHE_DIR}${name}-fp32` });
-    await convertCheckpoint(src, { dtype: "int8", outDir: `${CACHE_DIR}${name}-int8` });
+    await convertCheckpoint(src, { dtype: "fp32", outDir: `${CACHE_DIR}${name}-fp32`, logits: "all" });
+    await convertCheckpoint(src, { dtype: "int8", outDir: `${CACHE_DIR}${name}-int8`, logits: "all" });
     await convertCheckpoint(src, {
       dtype: "int8",
       outDir: `${CACHE_DIR}${name}-int8-yardstick`,
       int8: { clipping: "absmax", twoPass: () => false },
+      logits: "all",
     });
     for (const kind of ["fp32", "int8", "int8-yardstick"]) models[kind] = await loadModel(`${CACHE_DIR}${name}-${kind}`);
   });

@@ -67,6 +67,12 @@ export function logitsAt(logits: Float32Array, S: number, V: number, row: number
   return logits.subarray(start, start + V);
 }
 
+/** Last-position logits of batch row `row`, for [B, S, V] and last-position-only [B, 1, V] outputs alike. */
+export function lastLogits(logits: Float32Array, batch: number, V: number, row: number): Float32Array {
+  const positions = logits.length / (batch * V);
+  return logitsAt(logits, positions, V, row, positions - 1);
+}
+
 export function argmax(v: Float32Array): number {
   let best = 0;
   for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
@@ -78,8 +84,7 @@ export async function greedy(m: LoadedModel, prompt: number[], maxNewTokens: num
   const tokens = [...prompt];
   let step = await forward(m, [prompt]);
   for (let n = 0; n < maxNewTokens; n++) {
-    const S = n === 0 ? prompt.length : 1;
-    const next = argmax(logitsAt(step.logits, S, m.vocab, 0, S - 1));
+    const next = argmax(lastLogits(step.logits, 1, m.vocab, 0));
     tokens.push(next);
     if (n + 1 < maxNewTokens) step = await forward(m, [[next]], { past: step.present });
   }

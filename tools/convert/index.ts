@@ -5,7 +5,7 @@ import { mkdir, rename, writeFile } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { MANIFEST_FORMAT, type ModelManifest, type WeightDType } from "../../src/model/manifest.js";
 import { loadCheckpoint } from "./checkpoint.js";
-import { buildGpt2Graph, graphInputNames, graphOutputNames } from "./gpt2-graph.js";
+import { buildGpt2Graph, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
 import { fp32Format } from "./weight-formats.js";
 import { writeOnnxWithExternalData } from "./write-model.js";
@@ -20,6 +20,8 @@ export interface ConvertOptions {
   name?: string;
   /** int8 tuning knobs (tests use them to rebuild the README yardstick scheme for comparison). */
   int8?: Int8Options;
+  /** Which positions get logits (default "last": [batch, 1, vocab]; "all" for accuracy tests). */
+  logits?: GraphOptions["logits"];
 }
 
 export async function convertCheckpoint(checkpointDir: string, opts: ConvertOptions): Promise<ModelManifest> {
@@ -29,15 +31,15 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   const { vocab_size: V, n_embd: E } = config;
 
   const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, opts.int8) : fp32Format(weights.wte, V, E);
-  const graph = buildGpt2Graph(config, weights, format);
+  const graph = buildGpt2Graph(config, weights, format, { logits: opts.logits });
 
   await mkdir(opts.outDir, { recursive: true });
   const name = opts.name ?? basename(dir);
   const files = await writeOnnxWithExternalData(graph, opts.outDir, {
     graphName: `${name}-${opts.dtype}`,
-    opsets: [{ domain: "", version: OPSET }, ...format.extraOpsets],
+    opsets: [{ domain: "", version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
     producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
-    metadata: { dtype: opts.dtype, source: basename(dir) },
+    metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last" },
   });
 
   const manifest: ModelManifest = {

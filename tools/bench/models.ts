@@ -1,0 +1,47 @@
+// The benchmark's models: seeded synthetic checkpoints of real GPT-2 shapes, converted to int8 with
+// the current converter. A conversion is reused while the converter's sources are unchanged.
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { convertCheckpoint } from "../convert/index.js";
+import { writeSyntheticCheckpoint } from "../synth/index.js";
+
+export interface BenchShape {
+  name: string;
+  layers: number;
+  embd: number;
+  heads: number;
+}
+
+export const FULL_SHAPES: BenchShape[] = [
+  { name: "distilgpt2", layers: 6, embd: 768, heads: 12 },
+  { name: "gpt2", layers: 12, embd: 768, heads: 12 },
+];
+export const QUICK_SHAPES: BenchShape[] = [{ name: "tiny", layers: 2, embd: 128, heads: 4 }];
+
+export const BENCH_DIR = resolve(import.meta.dirname, "../../.cache/bench");
+
+/** Folder name (under BENCH_DIR) of the int8 model of `shape`, converting it if needed. */
+export async function ensureBenchModel(shape: BenchShape, log: (line: string) => void): Promise<string> {
+  const checkpoint = join(BENCH_DIR, `${shape.name}-checkpoint`);
+  const folder = `${shape.name}-int8`;
+  const stampFile = join(BENCH_DIR, folder, "bench-stamp.txt");
+  const stamp = `${JSON.stringify(shape)} ${await converterHash()}`;
+  if (existsSync(stampFile) && (await readFile(stampFile, "utf8")) === stamp) return folder;
+  if (!existsSync(join(checkpoint, "config.json"))) {
+    log(`writing synthetic ${shape.name}-shaped checkpoint (${shape.layers}×${shape.embd}, ${shape.heads} heads)…`);
+    await writeSyntheticCheckpoint({ layers: shape.layers, embd: shape.embd, heads: shape.heads, seed: 1, outDir: checkpoint });
+  }
+  log(`converting ${shape.name} to int8…`);
+  await convertCheckpoint(checkpoint, { dtype: "int8", outDir: join(BENCH_DIR, folder), name: folder });
+  await writeFile(stampFile, stamp);
+  return folder;
+}
+
+async function converterHash(): Promise<string> {
+  const dir = resolve(import.meta.dirname, "../convert");
+  const hash = createHash("sha256");
+  for (const file of (await readdir(dir)).sort()) hash.update(file).update(await readFile(join(dir, file)));
+  return hash.digest("hex").slice(0, 16);
+}

@@ -1,0 +1,100 @@
+// The straightforward decode loop every onnxruntime user writes: prefill, then one token per run(),
+// feeding each step's present.* back as past_key_values.*. Written against onnxruntime-common's API,
+// so the same code measures onnxruntime-web (WASM, 1 thread) and onnxruntime-node (native, 1
+// intra-op thread) on the same ONNX file. Greedy argmax picks the next token.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { InferenceSession, Tensor } from "onnxruntime-common";
+import type { ModelManifest } from "../../src/model/manifest.js";
+import { benchPrompt, type EngineResult, type SpeedPlan } from "./plan.js";
+
+/** The parts of an onnxruntime package the loop needs (onnxruntime-web and -node both fit). */
+export interface OrtPackage {
+  /** A path only works with onnxruntime-node. */
+  InferenceSession: { create(model: Uint8Array | string, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  Tensor: new (type: "float32" | "int64", data: Float32Array | BigInt64Array, dims: readonly number[]) => Tensor;
+}
+
+export interface PlainLoopModel {
+  manifest: ModelManifest;
+  session: InferenceSession;
+  coldStartMs: number;
+}
+
+/**
+ * Session creation from bytes already in memory is the cold start measured. onnxruntime-web takes
+ * the external data as bytes; onnxruntime-node (`fromPath`) reads it from disk next to the graph.
+ */
+export async function loadPlain(ort: OrtPackage, dir: string, options: InferenceSession.SessionOptions, fromPath = false): Promise<PlainLoopModel> {
+  const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as ModelManifest;
+  const graphPath = join(dir, manifest.files.find((f) => f.role === "graph")!.path);
+  const graph = new Uint8Array(await readFile(graphPath));
+  const weights = manifest.files.find((f) => f.role === "weights")!;
+  const data = fromPath ? new Uint8Array(0) : new Uint8Array(await readFile(join(dir, weights.path)));
+  const started = performance.now();
+  const session = fromPath
+    ? await ort.InferenceSession.create(graphPath, options)
+    : await ort.InferenceSession.create(graph, { ...options, externalData: [{ path: weights.path, data }] });
+  return { manifest, session, coldStartMs: performance.now() - started };
+}
+
+/** One greedy sequence with the plain loop; returns per-step times (step 0 is the prefill). */
+export async function plainGreedy(
+  ort: OrtPackage,
+  model: PlainLoopModel,
+  prompt: number[],
+  newTokens: number,
+  clock: () => number = () => performance.now(),
+): Promise<number[]> {
+  const { n_layer: L, n_head: H, n_embd: E, vocab_size: V } = model.manifest.architecture;
+  const D = E / H;
+  const i64 = (values: number[]) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), [1, values.length]);
+  let past: Record<string, Tensor> = {};
+  for (let l = 0; l < L; l++) {
+    for (const kind of ["key", "value"]) past[`present.${l}.${kind}`] = new ort.Tensor("float32", new Float32Array(0), [1, H, 0, D]);
+  }
+  const times: number[] = [];
+  let fresh = prompt;
+  let total = 0;
+  for (let step = 0; step < newTokens; step++) {
+    const started = clock();
+    total += fresh.length;
+    const feeds: Record<string, Tensor> = {
+      input_ids: i64(fresh),
+      attention_mask: i64(new Array(total).fill(1)),
+      position_ids: i64(fresh.map((_, i) => total - fresh.length + i)),
+    };
+    for (let l = 0; l < L; l++) {
+      for (const kind of ["key", "value"]) feeds[`past_key_values.${l}.${kind}`] = past[`present.${l}.${kind}`];
+    }
+    const out = await model.session.run(feeds);
+    const logits = out.logits.data as Float32Array;
+    const last = logits.subarray(logits.length - V); // works for [1, S, V] and [1, 1, V] logits
+    let best = 0;
+    for (let v = 1; v < V; v++) if (last[v] > last[best]) best = v;
+    past = out;
+    fresh = [best];
+    times.push(clock() - started);
+  }
+  return times;
+}
+
+/** Runs the speed plan (prefill, TTFT, decode at each context) with the plain loop. */
+export async function measurePlain(ort: OrtPackage, model: PlainLoopModel, plan: SpeedPlan): Promise<EngineResult> {
+  const vocab = model.manifest.architecture.vocab_size;
+  await plainGreedy(ort, model, benchPrompt(8, vocab), 2); // warm-up: first-run allocations
+  const ttft = await plainGreedy(ort, model, benchPrompt(plan.prefillTokens, vocab), 1);
+  const decodeMs: Record<number, number> = {};
+  for (const context of plan.contexts) {
+    const steps = await plainGreedy(ort, model, benchPrompt(context, vocab), plan.decodeSteps + 1);
+    decodeMs[context] = median(steps.slice(1));
+  }
+  return { coldStartMs: model.coldStartMs, prefillMs: ttft[0], ttftMs: ttft[0], decodeMs };
+}
+
+/** Median: on shared cores a few steps are slowed by other work; the median ignores them. */
+export const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};

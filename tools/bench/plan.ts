@@ -1,0 +1,35 @@
+// What one benchmark run measures, shared by the Node side and the bench Worker (no Node imports).
+
+export interface SpeedPlan {
+  /** Prompt length for the prefill / time-to-first-token row. */
+  prefillTokens: number;
+  /** Decode speed is measured right after prefilling a prompt of each of these lengths. */
+  contexts: number[];
+  /** Decode steps timed per context (every step after the prefill). */
+  decodeSteps: number;
+  /** Tokens generated after load for the memory figures. */
+  memoryTokens: number;
+}
+
+export const FULL_PLAN: SpeedPlan = { prefillTokens: 128, contexts: [16, 128, 512], decodeSteps: 16, memoryTokens: 256 };
+export const QUICK_PLAN: SpeedPlan = { prefillTokens: 32, contexts: [16, 64], decodeSteps: 3, memoryTokens: 16 };
+
+/** Speed figures of one engine on one model; times in milliseconds. */
+export interface EngineResult {
+  coldStartMs: number;
+  prefillMs: number;
+  ttftMs: number;
+  /** Median ms per decode step, keyed by context length. */
+  decodeMs: Record<number, number>;
+}
+
+/** A fixed, prompt-like token sequence (no special tokens) so every engine sees the same input. */
+export function benchPrompt(length: number, vocab: number): number[] {
+  const ids: number[] = [];
+  let state = 12345;
+  for (let i = 0; i < length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    ids.push(state % Math.min(vocab - 1, 50000));
+  }
+  return ids;
+}

@@ -37,7 +37,8 @@ describe("POST /v1/generate", () => {
   });
 
   it("same request + seed gives the same text; num_return_sequences returns distinct samples", async () => {
-    const request = { prompt: "The weather", do_sample: true, top_k: 0, temperature: 1.5, seed: 42, num_return_sequences: 3, max_new_tokens: 8 };
+    // cache: false — the second answer must come from the model, not the response cache.
+    const request = { prompt: "The weather", do_sample: true, top_k: 0, temperature: 1.5, seed: 42, num_return_sequences: 3, max_new_tokens: 8, cache: false };
     const a = await generateJson(request, MODEL);
     const b = await generateJson(request, MODEL);
     expect(a.generations).toEqual(b.generations);
@@ -51,7 +52,7 @@ describe("POST /v1/generate", () => {
     const request = { prompt: "Seeds", do_sample: true, top_k: 0, temperature: 1.5, max_new_tokens: 6 };
     const first = await generateJson(request, MODEL);
     expect(Number.isInteger(first.seed)).toBe(true);
-    const again = await generateJson({ ...request, seed: first.seed }, MODEL);
+    const again = await generateJson({ ...request, seed: first.seed, cache: false }, MODEL);
     expect(again.generations).toEqual(first.generations);
   });
 
@@ -79,10 +80,12 @@ describe("POST /v1/generate", () => {
 
   it.each(["tiny-a-fp32", MODEL])("concurrent requests in one isolate are batched and do not interfere (%s)", async (model) => {
     const prompts = ["alpha", "beta beta", "gamma 👋", "delta", "epsilon zeta", "eta"];
-    const request = (prompt: string, i: number) => ({ prompt, max_new_tokens: 10, do_sample: i % 2 === 0, top_k: 0, seed: i });
+    // cache: false — answers must come from batched generation, not the response cache.
+    const request = (prompt: string, i: number) => ({ prompt, max_new_tokens: 10, do_sample: i % 2 === 0, top_k: 0, seed: i, cache: false });
     const alone = [];
     for (const [i, p] of prompts.entries()) alone.push(await generateJson(request(p, i), model));
     const together = await Promise.all(prompts.map((p, i) => generateJson(request(p, i), model)));
+    for (const r of [...alone, ...together]) expect(r.timings.cache).toBe("model");
     expect(together.map((r) => r.generations)).toEqual(alone.map((r) => r.generations));
   });
 });

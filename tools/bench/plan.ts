@@ -9,10 +9,12 @@ export interface SpeedPlan {
   decodeSteps: number;
   /** Tokens generated after load for the memory figures. */
   memoryTokens: number;
+  /** Length of the long prompt repeated and extended for the prefix-reuse figures. */
+  prefixTokens: number;
 }
 
-export const FULL_PLAN: SpeedPlan = { prefillTokens: 128, contexts: [16, 128, 512], decodeSteps: 16, memoryTokens: 256 };
-export const QUICK_PLAN: SpeedPlan = { prefillTokens: 32, contexts: [16, 64], decodeSteps: 3, memoryTokens: 16 };
+export const FULL_PLAN: SpeedPlan = { prefillTokens: 128, contexts: [16, 128, 512], decodeSteps: 16, memoryTokens: 256, prefixTokens: 512 };
+export const QUICK_PLAN: SpeedPlan = { prefillTokens: 32, contexts: [16, 64], decodeSteps: 3, memoryTokens: 16, prefixTokens: 48 };
 
 /** Speed figures of one engine on one model; times in milliseconds. */
 export interface EngineResult {

@@ -49,6 +49,28 @@ export function speedTable(results: Record<string, ModelResult>, plan: SpeedPlan
   return rows;
 }
 
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+};
+
+/** Caching (issue 4): response-cache hits next to cold generations, and prefix reuse on a long prompt. */
+export function cacheTable(results: Record<string, ModelResult>): string[] {
+  const rows = [
+    "| model | cold generation (32-token prompt, 16 new), p50 / p99 ms | response-cache hit, p50 / p99 ms | hit speedup (p50) | long prompt: cold / repeated / extended by 16, ms | prefix reuse speedup (repeated / extended) |",
+    "|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const [model, { cache: c }] of Object.entries(results)) {
+    const p = c.prefix;
+    rows.push(
+      `| ${model} | ${ms(percentile(c.coldMs, 50))} / ${ms(percentile(c.coldMs, 99))} | ${ms(percentile(c.hitMs, 50))} / ${ms(percentile(c.hitMs, 99))} | ` +
+        `${ratio(percentile(c.coldMs, 50) / percentile(c.hitMs, 50))} | ${p.promptTokens} tokens: ${ms(p.coldMs)} / ${ms(p.repeatedMs)} (${p.repeatedCachedTokens} reused) / ` +
+        `${ms(p.extendedMs)} (${p.extendedCachedTokens} reused) | ${ratio(p.coldMs / p.repeatedMs)} / ${ratio(p.coldMs / p.extendedMs)} |`,
+    );
+  }
+  return rows;
+}
+
 /** Targets from issue 5: distilgpt2 ≤ 120 MiB; GPT-2-124M ≤ 1.2 × int8 weight bytes + 24 MiB. */
 function memoryTarget(model: string, m: MemoryResult): number | null {
   if (model === "distilgpt2") return 120 * MiB;
@@ -106,6 +128,15 @@ export function benchmarksMarkdown(results: Record<string, ModelResult>, plan: S
     "## Memory (int8)",
     "",
     ...memoryTable(results),
+    "",
+    "## Caching (int8)",
+    "",
+    "Whole requests through the Worker (HTTP included), response cache in the isolate's memory, prefix cache on. " +
+      "Cold: a new prompt each time. Hit: the same deterministic request again. Long prompt: the first request " +
+      "prefills every token; the repeat (response cache bypassed with `cache: false`) reuses the prompt's cached " +
+      "keys/values; the extension reuses them and prefills only the 16 new tokens.",
+    "",
+    ...cacheTable(results),
     "",
   ].join("\n");
 }

@@ -19,11 +19,20 @@ export interface MemoryResult {
   generatedTokens: number;
 }
 
+export interface CacheResult {
+  /** Whole-request latency (HTTP included) of cold generations and of response-cache hits. */
+  coldMs: number[];
+  hitMs: number[];
+  /** A long prompt's request, cold / repeated (prefix cache) / extended by 16 tokens. */
+  prefix: { promptTokens: number; coldMs: number; repeatedMs: number; repeatedCachedTokens: number; extendedMs: number; extendedCachedTokens: number };
+}
+
 export interface ModelResult {
   ours: EngineResult;
   plainWeb: EngineResult;
   native: EngineResult;
   memory: MemoryResult;
+  cache: CacheResult;
 }
 
 interface Generation {
@@ -35,7 +44,7 @@ interface Generation {
 
 export async function benchModel(folder: string, weightBytes: number, plan: SpeedPlan, log: (line: string) => void): Promise<ModelResult> {
   log(`${folder}: our Worker in workerd…`);
-  const { ours, memory } = await benchWorker(folder, weightBytes, plan);
+  const { ours, memory, cache } = await benchWorker(folder, weightBytes, plan);
   const dir = join(BENCH_DIR, folder);
   log(`${folder}: plain onnxruntime-web loop (Node, WASM, 1 thread)…`);
   ortWeb.env.wasm.numThreads = 1;
@@ -48,11 +57,11 @@ export async function benchModel(folder: string, weightBytes: number, plan: Spee
   const nat = await loadPlain(ortNode as unknown as OrtPackage, dir, nativeOptions, true);
   const native = await measurePlain(ortNode as unknown as OrtPackage, nat, plan);
   await nat.session.release();
-  return { ours, plainWeb, native, memory };
+  return { ours, plainWeb, native, memory, cache };
 }
 
 /** A fresh workerd per model, so memory figures start from an empty isolate. */
-async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan): Promise<{ ours: EngineResult; memory: MemoryResult }> {
+async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan): Promise<{ ours: EngineResult; memory: MemoryResult; cache: CacheResult }> {
   const worker = await startBenchWorker(BENCH_DIR);
   try {
     const rssIdle = (await worker.rss()).current;
@@ -71,7 +80,8 @@ async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan):
     const first = await generate(plan.prefillTokens, 1);
     const decodeMs: Record<number, number> = {};
     for (const context of plan.contexts) decodeMs[context] = median((await generate(context, plan.decodeSteps + 1)).stepMs);
-    return { ours: { coldStartMs: load.loadMs, prefillMs: first.prefillMs, ttftMs: first.ttftMs, decodeMs }, memory };
+    const cache = await worker.call<CacheResult>("/cache", { model, promptTokens: plan.prefixTokens });
+    return { ours: { coldStartMs: load.loadMs, prefillMs: first.prefillMs, ttftMs: first.ttftMs, decodeMs }, memory, cache };
   } finally {
     await worker.close();
   }

@@ -1,6 +1,7 @@
 // Bench-only Worker entry (never deployed): our serving path — model registry, generation service,
 // scheduler, decode loop — inside workerd, with measurement endpoints for tools/bench.ts.
 // Model files come over HTTP from the bench process (a local folder), like a model host would.
+import app from "../../src/index";
 import { runGeneration } from "../../src/generation/service";
 import type { GenerateRequest } from "../../src/http/generate-schema";
 import { getModel } from "../../src/session/registry";
@@ -60,6 +61,7 @@ export default {
       return Response.json({ loadMs: performance.now() - started, wasmBytes: wasmBytes() });
     }
     if (path === "/generate") return Response.json(await timedGeneration(env, body.promptTokens!, body.newTokens!));
+    if (path === "/cache") return Response.json(await cacheBench(body.origin, body.model, body.promptTokens!));
     return new Response("not found", { status: 404 });
   },
 };
@@ -78,4 +80,51 @@ async function timedGeneration(env: Record<string, unknown>, promptTokens: numbe
   if (outcome.plan.promptIds.length !== promptTokens) throw new Error(`prompt has ${outcome.plan.promptIds.length} tokens, expected ${promptTokens}`);
   const stepMs = tokenAt.slice(1).map((t, i) => t - tokenAt[i]);
   return { ttftMs: tokenAt[0] - started, prefillMs: outcome.timings.prefill_ms, stepMs, wasmBytes: wasmBytes() };
+}
+
+/**
+ * Caching through the whole Worker (HTTP parsing included): latency of response-cache hits next to
+ * cold generations, and prefill time of a long prompt cold, repeated (prefix cache, response cache
+ * bypassed) and extended by 16 tokens.
+ */
+async function cacheBench(origin: string, model: string, promptTokens: number) {
+  // Another spelling of the model source: the registry loads it anew, this time with caches on.
+  const env = { ...benchEnv(origin, model), MODEL: `fetcher:BENCH_MODELS/${model}/`, PREFIX_CACHE_BYTES: String(96 * 2 ** 20), RESPONSE_CACHE_BYTES: String(8 * 2 ** 20), RESPONSE_CACHE_TTL_SECONDS: "0" };
+  let unique = 0;
+  const post = async (body: Record<string, unknown>) => {
+    const started = performance.now();
+    const response = await app.request("/v1/generate", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }, env);
+    const json = (await response.json()) as { timings: { prefill_ms: number; cache: string }; usage: { cached_tokens: number } };
+    if (response.status !== 200) throw new Error(`bench request failed: ${JSON.stringify(json)}`);
+    return { ms: performance.now() - started, json };
+  };
+  // A distinct first word per prompt: nothing is reused between "cold" prompts.
+  const prompt = (tokens: number, tail = "") => `${++unique}${" the".repeat(tokens - 1)}${tail}`;
+  await post({ prompt: prompt(8), max_new_tokens: 1 }); // load the model before timing anything
+  const cold: number[] = [];
+  for (let i = 0; i < 5; i++) cold.push((await post({ prompt: prompt(32), max_new_tokens: 16 })).ms);
+  const repeated = { prompt: prompt(32), max_new_tokens: 16 };
+  await post(repeated);
+  const hits: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const { ms, json } = await post(repeated);
+    if (json.timings.cache !== "memory") throw new Error(`expected a response-cache hit, got ${json.timings.cache}`);
+    hits.push(ms);
+  }
+  const long = prompt(promptTokens);
+  const first = await post({ prompt: long, max_new_tokens: 1, cache: false });
+  const again = await post({ prompt: long, max_new_tokens: 1, cache: false });
+  const extended = await post({ prompt: long + " and".repeat(16), max_new_tokens: 1, cache: false });
+  return {
+    coldMs: cold,
+    hitMs: hits,
+    prefix: {
+      promptTokens,
+      coldMs: first.ms,
+      repeatedMs: again.ms,
+      repeatedCachedTokens: again.json.usage.cached_tokens,
+      extendedMs: extended.ms,
+      extendedCachedTokens: extended.json.usage.cached_tokens,
+    },
+  };
 }

@@ -1,6 +1,6 @@
 // int8 accuracy vs fp32 under teacher forcing, against the README yardstick. The README's random
 // tokens cannot be reproduced (torch RNG), so random-token figures are also compared with the
-// yardstick scheme rebuilt here (absmax weights, single-pass activations) on the same tokens.
+// yardstick scheme rebuilt here (absmax weights, single-pass per-tensor activations) on the same tokens.
 import { beforeAll, describe, expect, it } from "vitest";
 import { convertCheckpoint } from "../../tools/convert/index.js";
 import { seededTokens, teacherForcedAgreement, type Int8Figures } from "./int8-metrics.js";
@@ -37,7 +37,7 @@ describe.each(CHECKPOINTS)("int8 %s", (name) => {
     await convertCheckpoint(src, {
       dtype: "int8",
       outDir: `${CACHE_DIR}${name}-int8-yardstick`,
-      int8: { clipping: "absmax", twoPass: () => false },
+      int8: { clipping: "absmax", activations: "per-tensor", twoPass: () => false },
       logits: "all",
     });
     for (const kind of ["fp32", "int8", "int8-yardstick"]) models[kind] = await loadModel(`${CACHE_DIR}${name}-${kind}`);

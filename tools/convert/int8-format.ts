@@ -1,16 +1,22 @@
-// int8 weights for onnxruntime-web's WASM kernels: com.microsoft DynamicQuantizeMatMul (activation
-// quantized per tensor to uint8 at run time, int8 weights with one scale per output column). It has
-// fast WASM kernels, unlike MatMulNBits. Weight quantization: symmetric, per channel, MSE clipping.
+// int8 weights for onnxruntime-web's WASM kernels: int8 weights, symmetric, one scale per output
+// column (MSE clipping), multiplied by activations quantized to 8 bits at run time with
+// com.microsoft MatMulIntegerToFloat — the same MLAS integer GEMM DynamicQuantizeMatMul uses, and
+// unlike MatMulNBits it has a fast WASM kernel.
 //
-// Per-tensor uint8 activations are the larger error source. For c_attn, whose error feeds q·k and
-// hurts most (measured), we add a second int8 pass on the activation's quantization residual:
-//   x ≈ x̂ + r,  x̂ = dequant(quant(x)),  r = x − x̂ (255× smaller range, so finely quantized)
-//   y = x̂·W + quant(r)·W
-// which removes almost all activation error for that matmul, still entirely int8 kernels.
-// Measured on a GPT-2-124M-shaped model (WASM, 1 thread, decode at context 16): two passes on
-// c_attn + both c_proj cost ~85% more per token than one pass everywhere, and onnxruntime's WASM
-// int8 GEMM repacks the weights on every call, so every extra pass is paid in full. c_attn alone
-// keeps the README yardstick on both reference checkpoints (test/tools/convert-int8.test.ts).
+// Activations are quantized PER ROW (per token position of each sequence), each with its own scale:
+//   s = max|x_row| / 127,  x_row ≈ s · round(x_row / s)
+// The integer GEMM is exact and the float rescaling is element-wise, so a row's result depends on
+// that row alone: a request gives the same logits whether it runs alone or stacked with others
+// (continuous batching), and whether its prompt is prefilled at once or in chunks (prefix KV reuse).
+// Per-tensor quantization (one scale for the whole input: DynamicQuantizeMatMul, the README
+// yardstick scheme) lets the largest value in any row coarsen every other row; it is kept only as
+// an option so tests and benchmarks can rebuild that scheme for comparison.
+//
+// c_attn, whose activation error feeds q·k and hurts most, gets a second int8 pass on the
+// quantization residual, also per row:  x = x̂ + r,  y = x̂·W + quant(r)·W  (r is 255× finer).
+// Measured (test/tools/convert-int8.test.ts): one per-row pass everywhere misses the README
+// continuation top-1 on tiny-a by one position (0.897 vs 0.923); with the c_attn second pass both
+// checkpoints beat the yardstick on every figure (tiny-a 0.974 / 0.0021 continuation).
 //
 // The token embedding is stored once, transposed as int8 [E, V] with per-token scales: it is the
 // lm_head weight as is, and the embedding lookup gathers its columns and dequantizes them.
@@ -20,18 +26,26 @@ import { DataType } from "./onnx-schema.js";
 import { quantizeColumns, quantizeRowsTransposed, type Clipping } from "./quantize.js";
 import type { WeightFormat } from "./weight-formats.js";
 
+export type ActivationQuantization = "per-row" | "per-tensor";
 
 /** Linears that get the residual second pass (matched against names like "h.3.attn.c_attn"). */
 export const DEFAULT_TWO_PASS = /\.attn\.c_attn$/;
 
 export interface Int8Options {
-  /** Which linears get two-pass activation quantization; default DEFAULT_TWO_PASS. */
+  /** "per-row" (default, batch-invariant) or "per-tensor" (README yardstick scheme, batch-dependent). */
+  activations?: ActivationQuantization;
+  /** Which linears get a second pass on the activation residual; default DEFAULT_TWO_PASS. */
   twoPass?: (linearName: string) => boolean;
   /** Weight clipping per channel; default "mse" ("absmax" reproduces the README yardstick scheme). */
   clipping?: Clipping;
 }
 
+// Smallest normal float32: the scale floor for an all-zero row (its values quantize to 0 anyway).
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+const QMAX = 127;
+
 export function int8Format(wte: Float32Array, V: number, E: number, options: Int8Options = {}): WeightFormat {
+  const perRow = (options.activations ?? "per-row") === "per-row";
   const twoPass = options.twoPass ?? ((name: string) => DEFAULT_TWO_PASS.test(name));
   let wteQ: { q: string; scale: string } | undefined;
   const ensureWte = (g: GraphBuilder) => {
@@ -44,9 +58,42 @@ export function int8Format(wte: Float32Array, V: number, E: number, options: Int
     }
     return wteQ;
   };
-  // Inputs: A, B, b_scale, b_zero_point (omitted: symmetric weights, zero point 0), bias.
-  const dqMatMul = (g: GraphBuilder, x: string, q: string, scale: string, bias: string, outputs?: string[]) =>
-    g.op1("DynamicQuantizeMatMul", bias ? [x, q, scale, "", bias] : [x, q, scale], {}, { domain: MS_DOMAIN, outputs });
+  let constants: { inverseQmax: string; zeroPoint: string; floor: string } | undefined;
+  const ensureConstants = (g: GraphBuilder) =>
+    (constants ??= {
+      inverseQmax: g.constF32([1 / QMAX], []),
+      // uint8 zero point 128 turns the symmetric int8 grid into the uint8 input the GEMM takes.
+      zeroPoint: g.op1("Constant", [], { value: { t: { dataType: DataType.UINT8, dims: [], raw: new Uint8Array([128]) } } }, { name: "const_u8" }),
+      floor: g.constF32([FLOAT32_MIN_NORMAL], []),
+    });
+
+  /** x [.., K] · W [K, N] (int8, scale per column) + bias, x quantized per row (twice with `residual`). */
+  const rowwiseMatMul = (g: GraphBuilder, x: string, q: string, scale: string, bias: string, residual = false): string => {
+    const c = ensureConstants(g);
+    // max|x| per row, floored so an all-zero row divides by a tiny scale instead of by zero.
+    const rowMax = g.op1("Max", [g.op1("ReduceMax", [g.op1("Abs", [x])], { axes: { ints: [-1] }, keepdims: { i: 1 } }), c.floor]);
+    // round(127·x/max) + 128, saturated to uint8: QuantizeLinear with scale 1/127 and zero point 128.
+    const xq = g.op1("QuantizeLinear", [g.op1("Div", [x, rowMax]), c.inverseQmax, c.zeroPoint]);
+    // Σ (xq − 128)·Wq · (1/127)·w_scale[n], then · max|x_row|: the per-row part of the scale.
+    const product = g.op1("MatMulIntegerToFloat", [xq, q, c.inverseQmax, scale, c.zeroPoint], {}, { domain: MS_DOMAIN });
+    let y = g.op1("Mul", [product, rowMax]);
+    if (residual) {
+      // The residual is taken against exactly what the first pass multiplied.
+      const seen = g.op1("Mul", [g.op1("DequantizeLinear", [xq, c.inverseQmax, c.zeroPoint]), rowMax]);
+      y = g.op1("Add", [y, rowwiseMatMul(g, g.op1("Sub", [x, seen]), q, scale, "")]);
+    }
+    return bias ? g.op1("Add", [y, bias]) : y;
+  };
+  // DynamicQuantizeMatMul inputs: A, B, b_scale, b_zero_point (omitted: symmetric weights), bias.
+  // Per tensor, the second pass quantizes the residual of DynamicQuantizeLinear's uint8 grid.
+  const tensorwiseMatMul = (g: GraphBuilder, x: string, q: string, scale: string, bias: string, residual = false): string => {
+    const dqMatMul = (a: string, b: string) => g.op1("DynamicQuantizeMatMul", b ? [a, q, scale, "", b] : [a, q, scale], {}, { domain: MS_DOMAIN });
+    if (!residual) return dqMatMul(x, bias);
+    const [xq, xScale, xZero] = g.op("DynamicQuantizeLinear", [x], {}, { count: 3 });
+    const coarse = g.op1("MatMulIntegerToFloat", [xq, q, xScale, scale, xZero, "", bias], {}, { domain: MS_DOMAIN });
+    return g.op1("Add", [coarse, dqMatMul(g.op1("Sub", [x, g.op1("DequantizeLinear", [xq, xScale, xZero])]), "")]);
+  };
+  const matMul = perRow ? rowwiseMatMul : tensorwiseMatMul;
 
   return {
     embedTokens(g, inputIds) {
@@ -62,16 +109,11 @@ export function int8Format(wte: Float32Array, V: number, E: number, options: Int
       const qName = g.initializer(`${name}.weight.int8`, DataType.INT8, [K, N], q);
       const sName = g.initializer(`${name}.weight.scale`, DataType.FLOAT, [N], scale);
       const bName = g.initializer(`${name}.bias`, DataType.FLOAT, [N], bias);
-      if (!twoPass(name)) return dqMatMul(g, x, qName, sName, bName);
-      // Quantize x once explicitly so the residual is exact with respect to what the first pass saw.
-      const [xq, xScale, xZero] = g.op("DynamicQuantizeLinear", [x], {}, { count: 3 });
-      const coarse = g.op1("MatMulIntegerToFloat", [xq, qName, xScale, sName, xZero, "", bName], {}, { domain: MS_DOMAIN });
-      const residual = g.op1("Sub", [x, g.op1("DequantizeLinear", [xq, xScale, xZero])]);
-      return g.op1("Add", [coarse, dqMatMul(g, residual, qName, sName, "")]);
+      return matMul(g, x, qName, sName, bName, twoPass(name));
     },
     lmHead(g, h, _logitsShape, outputName) {
       const { q, scale } = ensureWte(g);
-      return dqMatMul(g, h, q, scale, "", [outputName]);
+      return g.op1("Identity", [matMul(g, h, q, scale, "")], {}, { outputs: [outputName] });
     },
   };
 }

@@ -48,7 +48,7 @@ export async function runUnderLoad(
   expected: Map<number, GenerateResponseBody>,
   options: PhaseOptions & { clients: number; seconds: number; onProgress?: (done: number) => void },
 ): Promise<{ stats: PhaseStats; observed: Map<number, Observation> }> {
-  const stats: PhaseStats = { requests: 0, ok: 0, errors: 0, mismatches: 0, latencies: [], ttfts: [], completionTokens: 0, wallSeconds: 0 };
+  const stats: PhaseStats = { requests: 0, ok: 0, errors: 0, mismatches: 0, mismatchesByKind: { greedy: 0, seeded: 0, unseeded: 0 }, latencies: [], ttfts: [], completionTokens: 0, wallSeconds: 0 };
   const observed = new Map<number, Observation>();
   const started = performance.now();
   const stopAt = started + options.seconds * 1000;
@@ -73,6 +73,7 @@ export async function runUnderLoad(
       const problems = [...checkResponse(request.body, observation), ...(want ? compareToExpected(want, observation.body!) : [])];
       if (problems.length > 0) {
         stats.mismatches++;
+        stats.mismatchesByKind[request.kind]++;
         options.failures.push({ request, phase: "load", problems });
       }
       options.onProgress?.(stats.requests);

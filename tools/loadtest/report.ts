@@ -1,11 +1,14 @@
 // Figures of a load-test run and the table that shows them, with each of the issue's targets.
 import type { StreamThroughput } from "./speedup";
+import type { Kind } from "./workload";
 
 export interface PhaseStats {
   requests: number;
   ok: number;
   errors: number;
   mismatches: number;
+  /** Greedy ones are the strict check; sampled ones can also flip on float rounding (see README). */
+  mismatchesByKind: Record<Kind, number>;
   latencies: number[];
   ttfts: number[];
   completionTokens: number;
@@ -67,6 +70,7 @@ export function formatReport(report: Report): string {
     ["aggregate throughput under load", rate(load.completionTokens / load.wallSeconds)],
     ["errors under load (non-2xx, broken streams, timeouts)", String(load.errors)],
     ["mismatches under load (vs. alone, or inconsistent)", String(load.mismatches)],
+    ["  of which greedy / seeded / unseeded", `${load.mismatchesByKind.greedy} / ${load.mismatchesByKind.seeded} / ${load.mismatchesByKind.unseeded}`],
     ["deterministic requests run alone first (errors / bad)", `${report.baseline.sent} (${report.baseline.errors} / ${report.baseline.problems})`],
     ["unseeded requests replayed with their seed (errors / mismatches)", `${report.replay.sent} (${report.replay.errors} / ${report.replay.mismatches})`],
     ["1 stream", `${rate(report.single.tokensPerSecond)}  (rounds: ${report.single.rounds.map((r) => r.toFixed(0)).join(", ")})`],

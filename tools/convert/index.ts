@@ -1,9 +1,10 @@
 // Hugging Face GPT-2 checkpoint → ONNX (graph + external data) + manifest.json for the runtime.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import { MANIFEST_FORMAT, type ModelManifest, type WeightDType } from "../../src/model/manifest.js";
+import type { ModelManifest, WeightDType } from "../../src/model/manifest.js";
+import { writeManifest } from "../lib/manifest.js";
 import { loadCheckpoint } from "./checkpoint.js";
 import { buildGpt2Graph, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
@@ -42,36 +43,20 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last" },
   });
 
-  const manifest: ModelManifest = {
-    format: MANIFEST_FORMAT,
+  return writeManifest(opts.outDir, {
     name,
-    architecture: {
-      model_type: "gpt2",
-      n_layer: config.n_layer,
-      n_head: config.n_head,
-      n_embd: config.n_embd,
-      n_positions: config.n_positions,
-      vocab_size: config.vocab_size,
-      layer_norm_epsilon: config.layer_norm_epsilon,
-    },
+    config,
+    configBytes,
     dtype: opts.dtype,
-    tokenizer: { name: "r50k_base", eos_token_id: config.eos_token_id, bos_token_id: config.bos_token_id },
     io: { inputs: graphInputNames(config.n_layer), outputs: graphOutputNames(config.n_layer) },
     files: [
       { ...files.graph, role: "graph" },
       { ...files.data, role: "weights" },
     ],
-    source: {
-      checkpoint: basename(dir),
-      config_sha256: createHash("sha256").update(configBytes).digest("hex"),
-      weights_sha256: await sha256File(weightsPath),
-    },
-    created_by: `edge-gpt2 tools/convert ${CONVERTER_VERSION}`,
-  };
-  const manifestPath = resolve(opts.outDir, "manifest.json");
-  await writeFile(manifestPath + ".tmp", JSON.stringify(manifest, null, 2) + "\n");
-  await rename(manifestPath + ".tmp", manifestPath);
-  return manifest;
+    checkpoint: basename(dir),
+    weightsSha256: await sha256File(weightsPath),
+    createdBy: `edge-gpt2 tools/convert ${CONVERTER_VERSION}`,
+  });
 }
 
 async function sha256File(path: string): Promise<string> {

@@ -2,10 +2,10 @@
 // `onnx/decoder_model_merged*.onnx`, which adds a boolean `use_cache_branch` input; weights inline or
 // in `<file>.onnx_data*` next to it). We pick the file for the requested dtype and write a model
 // folder the runtime serves directly: the graph, its external data, and a manifest.json.
-import { createHash } from "node:crypto";
-import { copyFile, link, mkdir, open, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { copyFile, link, mkdir, open, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, join, posix } from "node:path";
-import { MANIFEST_FORMAT, type ManifestFile, type ModelManifest, type WeightDType } from "../../src/model/manifest.js";
+import type { ManifestFile, ModelManifest, WeightDType } from "../../src/model/manifest.js";
+import { writeManifest } from "../lib/manifest.js";
 import { readGpt2Config } from "../convert/checkpoint.js";
 import { sha256File } from "./download.js";
 
@@ -85,29 +85,17 @@ export async function writeOnnxModelFolder(opts: WriteOnnxFolderOptions): Promis
     await placeFile(join(opts.repoDir, path), target);
     files.push({ path: basename(target), bytes: (await stat(target)).size, sha256: await sha256File(target), role });
   }
-  const manifest: ModelManifest = {
-    format: MANIFEST_FORMAT,
+  return writeManifest(opts.outDir, {
     name: opts.name,
-    architecture: {
-      model_type: "gpt2",
-      n_layer: config.n_layer,
-      n_head: config.n_head,
-      n_embd: config.n_embd,
-      n_positions: config.n_positions,
-      vocab_size: config.vocab_size,
-      layer_norm_epsilon: config.layer_norm_epsilon,
-    },
+    config,
+    configBytes,
     dtype: opts.dtype,
-    tokenizer: { name: "r50k_base", eos_token_id: config.eos_token_id, bos_token_id: config.bos_token_id },
     io,
     files,
-    source: { checkpoint: opts.source, config_sha256: createHash("sha256").update(configBytes).digest("hex"), weights_sha256: files[0].sha256 },
-    created_by: `edge-gpt2 tools/fetch ${FETCH_VERSION} (ONNX export ${opts.choice.graph})`,
-  };
-  const manifestPath = join(opts.outDir, "manifest.json");
-  await writeFile(`${manifestPath}.tmp`, JSON.stringify(manifest, null, 2) + "\n");
-  await rename(`${manifestPath}.tmp`, manifestPath);
-  return manifest;
+    checkpoint: opts.source,
+    weightsSha256: files[0].sha256,
+    createdBy: `edge-gpt2 tools/fetch ${FETCH_VERSION} (ONNX export ${opts.choice.graph})`,
+  });
 }
 
 /** A hard link when possible (no second copy on disk), else a copy. */

@@ -1,6 +1,6 @@
 // One ONNX session and what the decode loop needs from it. `run()` calls on one session must not
-// overlap, so every forward step goes through a FIFO lock: concurrent requests interleave step by
-// step instead of failing.
+// overlap: the model's scheduler is the only caller in the Worker, and a FIFO lock keeps any other
+// caller (tests, benchmarks) from running steps concurrently.
 import type { ModelManifest } from "../model/manifest";
 import type { Forward, ForwardInput, ForwardOutput, KvCache } from "../generation/forward";
 import { ort } from "./ort";
@@ -13,6 +13,11 @@ export class ModelSession {
   private readonly heads: number;
   private readonly headDim: number;
   private readonly vocab: number;
+  /** Hub ONNX exports (tools/fetch): Optimum's merged decoders pick their branch with
+   * use_cache_branch (false: the no-cache branch, which ignores the past); older exports derive
+   * positions themselves and have no position_ids input. */
+  private readonly takesUseCacheBranch: boolean;
+  private readonly takesPositionIds: boolean;
 
   constructor(
     readonly manifest: ModelManifest,
@@ -23,6 +28,8 @@ export class ModelSession {
     this.heads = arch.n_head;
     this.headDim = arch.n_embd / arch.n_head;
     this.vocab = arch.vocab_size;
+    this.takesUseCacheBranch = session.inputNames.includes("use_cache_branch");
+    this.takesPositionIds = session.inputNames.includes("position_ids");
   }
 
   readonly forward: Forward = (input) => this.exclusive(() => this.step(input));
@@ -54,12 +61,8 @@ export class ModelSession {
       feeds[`past_key_values.${layer}.key`] = new ort.Tensor("float32", key, pastDims);
       feeds[`past_key_values.${layer}.value`] = new ort.Tensor("float32", value, pastDims);
     }
-    // Hub ONNX exports (tools/fetch): Optimum's merged decoders pick their branch with
-    // use_cache_branch (false: the no-cache branch, which ignores the past); older exports
-    // derive positions themselves and have no position_ids input.
-    const graphInputs = this.session.inputNames;
-    if (graphInputs.includes("use_cache_branch")) feeds.use_cache_branch = new ort.Tensor("bool", Uint8Array.of(pastLength > 0 ? 1 : 0), [1]);
-    if (!graphInputs.includes("position_ids")) delete feeds.position_ids;
+    if (this.takesUseCacheBranch) feeds.use_cache_branch = new ort.Tensor("bool", Uint8Array.of(pastLength > 0 ? 1 : 0), [1]);
+    if (!this.takesPositionIds) delete feeds.position_ids;
     const outputs = pastLength === 0 ? await this.firstStep(feeds) : await this.session.run(feeds);
     const all = outputs.logits.data as Float32Array;
     // Graphs may return logits for every new position [batch, seq, vocab] or, to save work and

@@ -90,8 +90,8 @@ export class Sequence {
     }
     const listener = this.spec.listener;
     if (listener) {
-      // A finished sequence's remaining text goes out with its finish event.
-      const safe = this.reason ? this.emitted : Math.max(this.emitted, this.text.length - stopHoldback(this.text, this.spec.stop));
+      // Once finished, the text is final (a stop string already cut): nothing need be held back.
+      const safe = this.reason ? this.text.length : Math.max(this.emitted, this.text.length - stopHoldback(this.text, this.spec.stop));
       const logprobs = raw ? tokenLogprobs(raw, token, this.spec.logprobs!) : undefined;
       listener.token(this.index, token, this.text.slice(this.emitted, safe), logprobs);
       this.emitted = safe;

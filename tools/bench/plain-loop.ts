@@ -1,9 +1,8 @@
 // The straightforward decode loop every onnxruntime user writes: prefill, then one token per run(),
 // feeding each step's present.* back as past_key_values.*. Written against onnxruntime-common's API,
 // so the same code measures onnxruntime-web (WASM, 1 thread) and onnxruntime-node (native, 1
-// intra-op thread) on the same ONNX file. Greedy argmax picks the next token.
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+// intra-op thread) on the same ONNX file — in Node, and inside workerd. Greedy argmax picks the
+// next token. No Node imports here: the bench Worker bundles this file (loading: plain-load.ts).
 import type { InferenceSession, Tensor } from "onnxruntime-common";
 import type { ModelManifest } from "../../src/model/manifest.js";
 import { benchPrompt, type EngineResult, type SpeedPlan } from "./plan.js";
@@ -19,23 +18,6 @@ export interface PlainLoopModel {
   manifest: ModelManifest;
   session: InferenceSession;
   coldStartMs: number;
-}
-
-/**
- * Session creation from bytes already in memory is the cold start measured. onnxruntime-web takes
- * the external data as bytes; onnxruntime-node (`fromPath`) reads it from disk next to the graph.
- */
-export async function loadPlain(ort: OrtPackage, dir: string, options: InferenceSession.SessionOptions, fromPath = false): Promise<PlainLoopModel> {
-  const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as ModelManifest;
-  const graphPath = join(dir, manifest.files.find((f) => f.role === "graph")!.path);
-  const graph = new Uint8Array(await readFile(graphPath));
-  const weights = manifest.files.find((f) => f.role === "weights")!;
-  const data = fromPath ? new Uint8Array(0) : new Uint8Array(await readFile(join(dir, weights.path)));
-  const started = performance.now();
-  const session = fromPath
-    ? await ort.InferenceSession.create(graphPath, options)
-    : await ort.InferenceSession.create(graph, { ...options, externalData: [{ path: weights.path, data }] });
-  return { manifest, session, coldStartMs: performance.now() - started };
 }
 
 /** One greedy sequence with the plain loop; returns per-step times (step 0 is the prefill). */

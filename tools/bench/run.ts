@@ -4,7 +4,8 @@ import { join } from "node:path";
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
 import { BENCH_DIR } from "./models.js";
-import { loadPlain, measurePlain, median, type OrtPackage } from "./plain-loop.js";
+import { loadPlain } from "./plain-load.js";
+import { measurePlain, median, type OrtPackage } from "./plain-loop.js";
 import type { EngineResult, SpeedPlan } from "./plan.js";
 import { startBenchWorker } from "./workerd.js";
 
@@ -29,6 +30,8 @@ export interface CacheResult {
 
 export interface ModelResult {
   ours: EngineResult;
+  /** The plain loop inside workerd: our serving overhead, on the same runtime. */
+  plainWorkerd: EngineResult;
   plainWeb: EngineResult;
   native: EngineResult;
   memory: MemoryResult;
@@ -44,7 +47,7 @@ interface Generation {
 
 export async function benchModel(folder: string, weightBytes: number, plan: SpeedPlan, log: (line: string) => void): Promise<ModelResult> {
   log(`${folder}: our Worker in workerd…`);
-  const { ours, memory, cache } = await benchWorker(folder, weightBytes, plan);
+  const { ours, memory, cache, plainWorkerd } = await benchWorker(folder, weightBytes, plan);
   const dir = join(BENCH_DIR, folder);
   log(`${folder}: plain onnxruntime-web loop (Node, WASM, 1 thread)…`);
   ortWeb.env.wasm.numThreads = 1;
@@ -57,11 +60,11 @@ export async function benchModel(folder: string, weightBytes: number, plan: Spee
   const nat = await loadPlain(ortNode as unknown as OrtPackage, dir, nativeOptions, true);
   const native = await measurePlain(ortNode as unknown as OrtPackage, nat, plan);
   await nat.session.release();
-  return { ours, plainWeb, native, memory, cache };
+  return { ours, plainWorkerd, plainWeb, native, memory, cache };
 }
 
 /** A fresh workerd per model, so memory figures start from an empty isolate. */
-async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan): Promise<{ ours: EngineResult; memory: MemoryResult; cache: CacheResult }> {
+async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan): Promise<{ ours: EngineResult; memory: MemoryResult; cache: CacheResult; plainWorkerd: EngineResult }> {
   const worker = await startBenchWorker(BENCH_DIR);
   try {
     const rssIdle = (await worker.rss()).current;
@@ -81,7 +84,8 @@ async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan):
     const decodeMs: Record<number, number> = {};
     for (const context of plan.contexts) decodeMs[context] = median((await generate(context, plan.decodeSteps + 1)).stepMs);
     const cache = await worker.call<CacheResult>("/cache", { model, promptTokens: plan.prefixTokens });
-    return { ours: { coldStartMs: load.loadMs, prefillMs: first.prefillMs, ttftMs: first.ttftMs, decodeMs }, memory, cache };
+    const plainWorkerd = await worker.call<EngineResult>("/plain", { model, plan });
+    return { ours: { coldStartMs: load.loadMs, prefillMs: first.prefillMs, ttftMs: first.ttftMs, decodeMs }, memory, cache, plainWorkerd };
   } finally {
     await worker.close();
   }

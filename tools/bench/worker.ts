@@ -2,6 +2,10 @@
 // scheduler, decode loop — inside workerd, with measurement endpoints for tools/bench.ts.
 // Model files come over HTTP from the bench process (a local folder), like a model host would.
 import app from "../../src/index";
+import type { ModelManifest } from "../../src/model/manifest";
+import { createSession, ort } from "../../src/session/ort";
+import { measurePlain, type OrtPackage } from "./plain-loop";
+import type { SpeedPlan } from "./plan";
 import { runGeneration } from "../../src/generation/service";
 import type { GenerateRequest } from "../../src/http/generate-schema";
 import { getModel } from "../../src/session/registry";
@@ -48,6 +52,8 @@ interface BenchRequest {
   /** /generate: prompt length in tokens and tokens to generate. */
   promptTokens?: number;
   newTokens?: number;
+  /** /plain: the speed plan to run with the plain loop. */
+  plan?: SpeedPlan;
 }
 
 export default {
@@ -62,6 +68,7 @@ export default {
     }
     if (path === "/generate") return Response.json(await timedGeneration(env, body.promptTokens!, body.newTokens!));
     if (path === "/cache") return Response.json(await cacheBench(body.origin, body.model, body.promptTokens!));
+    if (path === "/plain") return Response.json(await plainInWorkerd(body.origin, body.model, body.plan!));
     return new Response("not found", { status: 404 });
   },
 };
@@ -127,4 +134,21 @@ async function cacheBench(origin: string, model: string, promptTokens: number) {
       extendedCachedTokens: extended.json.usage.cached_tokens,
     },
   };
+}
+
+/**
+ * The plain onnxruntime-web loop inside workerd (same runtime as ours, same session options): the
+ * fair yardstick for our serving overhead, since workerd runs WASM slower than Node does.
+ */
+async function plainInWorkerd(origin: string, model: string, plan: SpeedPlan) {
+  const read = async (file: string) => new Uint8Array(await (await fetch(`${origin}/${model}/${file}`)).arrayBuffer());
+  const manifest = JSON.parse(new TextDecoder().decode(await read("manifest.json"))) as ModelManifest;
+  const graph = await read(manifest.files.find((f) => f.role === "graph")!.path);
+  const weights = manifest.files.find((f) => f.role === "weights")!;
+  const data = await read(weights.path);
+  const started = performance.now();
+  const session = await createSession(graph, [{ path: weights.path, data }]);
+  const result = await measurePlain(ort as unknown as OrtPackage, { manifest, session, coldStartMs: performance.now() - started }, plan);
+  await session.release();
+  return result;
 }

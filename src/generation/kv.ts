@@ -1,6 +1,8 @@
 // Reshaping the batch's keys/values when sequences join, leave or fork. Tensors are
-// [batch, heads, length, headDim], row-major. Sequences that joined later are left-padded in the
-// length axis (masked out by attention_mask), so every row shares one length.
+// [batch, heads, length, headDim], row-major. Rows shorter than the longest are padded in the
+// length axis with zeros — on the left or on the right, as the model's graph expects (KvPadding) —
+// and the padding is masked out by attention_mask, so every row shares one length.
+import type { KvPadding } from "../model/manifest";
 import type { KvCache } from "./forward";
 
 /** Repeat every row n times, e.g. one prefilled prompt → num_return_sequences rows. */
@@ -32,24 +34,24 @@ export function selectRows(kv: KvCache, rows: readonly number[]): KvCache {
 
 /**
  * Stack two batches into one of length max(a, b): the shorter one's rows get zero keys/values on
- * the left (the caller masks them out). Returns the merged cache and how far each part shifted.
+ * the given side (the caller masks them out). Returns the merged cache and each part's padding.
  */
-export function stackPadded(a: KvCache, b: KvCache): { kv: KvCache; padA: number; padB: number } {
+export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left"): { kv: KvCache; padA: number; padB: number } {
   if (a.heads !== b.heads || a.tensors.length !== b.tensors.length) throw new Error("cannot stack caches of different models");
   if (a.length === 0 || b.length === 0) throw new Error("cannot stack an empty cache");
   const length = Math.max(a.length, b.length);
   const tensors = a.tensors.map((ta, i) => {
     const headDim = ta.length / (a.batch * a.heads * a.length);
     const out = new Float32Array((a.batch + b.batch) * a.heads * length * headDim);
-    copyPadded(ta, a, out, 0, length, headDim);
-    copyPadded(b.tensors[i], b, out, a.batch, length, headDim);
+    copyPadded(ta, a, out, 0, length, headDim, side);
+    copyPadded(b.tensors[i], b, out, a.batch, length, headDim, side);
     return out;
   });
   return { kv: { batch: a.batch + b.batch, heads: a.heads, length, tensors }, padA: length - a.length, padB: length - b.length };
 }
 
-function copyPadded(src: Float32Array, from: KvCache, out: Float32Array, firstRow: number, length: number, headDim: number): void {
-  const pad = length - from.length;
+function copyPadded(src: Float32Array, from: KvCache, out: Float32Array, firstRow: number, length: number, headDim: number, side: KvPadding): void {
+  const pad = side === "left" ? length - from.length : 0;
   const block = from.length * headDim; // one (row, head) slice
   for (let rh = 0; rh < from.batch * from.heads; rh++) {
     const dst = (firstRow * from.heads + rh) * length * headDim + pad * headDim;
@@ -73,7 +75,8 @@ export function trimLeft(kv: KvCache, k: number): KvCache {
   return { ...kv, length, tensors };
 }
 
-/** Keep only the first `length` positions of every row (a cached prompt's shared prefix). */
+/** Keep only the first `length` positions of every row (a cached prompt's shared prefix, or
+ * right padding no row needs any more). */
 export function keepFirst(kv: KvCache, length: number): KvCache {
   if (length >= kv.length) return kv;
   const tensors = kv.tensors.map((t) => {

@@ -1,10 +1,13 @@
 // Continuous batching: the only owner of a model's forward pass. Requests that arrive while others
 // generate join the batch at the next step: each newcomer's prompt is prefilled on its own, then
-// its rows are stacked under the running ones (left-padded, masked out), so one forward step
-// serves every sequence. Finished rows leave at once; padding no row needs is trimmed away.
+// its rows are stacked under the running ones (padded to one length, masked out), so one forward
+// step serves every sequence. Finished rows leave at once; padding no row needs is trimmed away.
+// Where the graph reads a right-padded cache (GroupQueryAttention) a row's numbers are exactly
+// those of the same request alone; on left-padded graphs they can differ in the last bits.
 import type { PrefixCache } from "../cache/prefix-cache";
+import type { KvPadding } from "../model/manifest";
 import type { Forward, ForwardOutput, KvCache } from "./forward";
-import { repeatRows, selectRows, stackPadded, trimLeft } from "./kv";
+import { keepFirst, repeatRows, selectRows, stackPadded, trimLeft } from "./kv";
 import { Sequence, type SequenceResult, type SequenceSpec } from "./sequence";
 import { batchInterrupt, type Budget } from "./stopping";
 
@@ -32,6 +35,15 @@ export interface SchedulerLimits {
   maxWaiting: number;
 }
 
+export interface SchedulerOptions {
+  /** Which side of the length axis the model's graph expects padding on (manifest io.kv_padding). */
+  kvPadding?: KvPadding;
+  /** Lets requests arrive, streams flush and aborts land between steps. */
+  pause?: () => Promise<void>;
+  /** Prompts' keys/values kept for reuse; null = every prompt is prefilled in full. */
+  prefixCache?: PrefixCache | null;
+}
+
 export class SchedulerBusyError extends Error {
   override name = "SchedulerBusyError";
 }
@@ -52,8 +64,8 @@ interface Job {
 interface Slot {
   job: Job;
   sequence: Sequence;
-  /** Leading positions of this row's keys/values that are padding. */
-  pad: number;
+  /** Positions of this row's keys/values that hold data; the rest of the batch length is padding. */
+  length: number;
   /** Logits the sequence has not chosen from yet. */
   logits: Float32Array | null;
 }
@@ -65,15 +77,19 @@ export class BatchScheduler {
   private slots: Slot[] = [];
   private kv: KvCache | null = null;
   private running: Promise<void> | null = null;
+  private readonly padding: KvPadding;
+  private readonly pause: () => Promise<void>;
+  private readonly prefixCache: PrefixCache | null;
 
   constructor(
     private readonly forward: Forward,
     private readonly limits: SchedulerLimits,
-    /** Lets requests arrive, streams flush and aborts land between steps. */
-    private readonly pause: () => Promise<void> = yieldToEventLoop,
-    /** Prompts' keys/values kept for reuse; null = every prompt is prefilled in full. */
-    private readonly prefixCache: PrefixCache | null = null,
-  ) {}
+    options: SchedulerOptions = {},
+  ) {
+    this.padding = options.kvPadding ?? "left";
+    this.pause = options.pause ?? yieldToEventLoop;
+    this.prefixCache = options.prefixCache ?? null;
+  }
 
   /** Sequences generating now and requests waiting, e.g. for /health. */
   get load(): { rows: number; waiting: number } {
@@ -149,17 +165,9 @@ export class BatchScheduler {
       job.prefillEnd = budget.now();
       // The sequences share the prompt: its keys/values were computed once, now one row each.
       const rows = repeatRows(prefill.present, job.sequences.length);
-      let pad = 0;
-      if (this.kv === null) {
-        this.kv = rows;
-      } else {
-        const stacked = stackPadded(this.kv, rows);
-        this.kv = stacked.kv;
-        for (const slot of this.slots) slot.pad += stacked.padA;
-        pad = stacked.padB;
-      }
+      this.kv = this.kv === null ? rows : stackPadded(this.kv, rows, this.padding).kv;
       job.sequences.forEach((sequence, i) => {
-        this.slots.push({ job, sequence, pad, logits: i === 0 ? prefill.logits[0] : prefill.logits[0].slice() });
+        this.slots.push({ job, sequence, length: rows.length, logits: i === 0 ? prefill.logits[0] : prefill.logits[0].slice() });
       });
     }
   }
@@ -207,10 +215,9 @@ export class BatchScheduler {
     this.kv = keep.length > 0 && this.kv ? selectRows(this.kv, keep) : null;
     this.slots = keep.map((i) => this.slots[i]);
     for (const job of leaving) if (!job.failed && job.sequences.every((s) => s.finished)) this.settle(job);
-    const commonPad = Math.min(...this.slots.map((slot) => slot.pad));
-    if (this.kv && commonPad > 0) {
-      this.kv = trimLeft(this.kv, commonPad);
-      for (const slot of this.slots) slot.pad -= commonPad;
+    const longest = Math.max(...this.slots.map((slot) => slot.length));
+    if (this.kv && longest < this.kv.length) {
+      this.kv = this.padding === "left" ? trimLeft(this.kv, this.kv.length - longest) : keepFirst(this.kv, longest);
     }
   }
 
@@ -220,8 +227,10 @@ export class BatchScheduler {
     const slots = this.slots;
     const attentionMask: number[] = [];
     for (const slot of slots) {
-      for (let i = 0; i < kv.length; i++) attentionMask.push(i < slot.pad ? 0 : 1);
-      attentionMask.push(1);
+      const pad = kv.length - slot.length;
+      const left = this.padding === "left";
+      for (let i = 0; i < kv.length; i++) attentionMask.push((left ? i >= pad : i < slot.length) ? 1 : 0);
+      attentionMask.push(1); // the new token: written after the row's data on either layout
     }
     try {
       const output = await this.forward({
@@ -229,10 +238,11 @@ export class BatchScheduler {
         seq: 1,
         inputIds: slots.map((slot) => slot.sequence.lastToken),
         attentionMask,
-        positionIds: slots.map((slot) => kv.length - slot.pad),
+        positionIds: slots.map((slot) => slot.length),
         past: kv,
       });
       this.kv = output.present;
+      for (const slot of slots) slot.length++;
       output.logits.forEach((logits, i) => (slots[i].logits = logits));
       for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;
     } catch (error) {

@@ -5,6 +5,8 @@ export const MANIFEST_FORMAT = "edge-gpt2/1";
 
 export type WeightDType = "int8" | "fp32";
 
+export type KvPadding = "left" | "right";
+
 export interface ModelArchitecture {
   model_type: "gpt2";
   n_layer: number;
@@ -32,8 +34,12 @@ export interface ModelManifest {
   architecture: ModelArchitecture;
   dtype: WeightDType;
   tokenizer: { name: "r50k_base"; eos_token_id: number; bos_token_id: number };
-  /** Graph input/output names (Optimum / transformers.js convention). */
-  io: { inputs: string[]; outputs: string[] };
+  /**
+   * Graph input/output names (Optimum / transformers.js convention), and where a batched cache
+   * pads rows shorter than the longest: "left" (Optimum exports; the default when absent) or
+   * "right" (our GroupQueryAttention graphs: row b's keys are positions [0, len_b)).
+   */
+  io: { inputs: string[]; outputs: string[]; kv_padding?: KvPadding };
   files: ManifestFile[];
   source: { checkpoint: string; config_sha256: string; weights_sha256: string };
   created_by: string;

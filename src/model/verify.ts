@@ -21,6 +21,8 @@ export function parseManifest(bytes: Uint8Array, location: string): ModelManifes
     if (typeof arch?.[key] !== "number" || !(Number(arch[key]) > 0)) throw fail(`architecture.${key} is missing or not positive`);
   }
   if (manifest.architecture.n_embd % manifest.architecture.n_head !== 0) throw fail("n_embd is not a multiple of n_head");
+  const padding = manifest.io?.kv_padding;
+  if (padding !== undefined && padding !== "left" && padding !== "right") throw fail(`io.kv_padding is ${JSON.stringify(padding)}, expected "left" or "right"`);
   if (!Array.isArray(manifest.files) || !manifest.files.some((f) => f.role === "graph")) throw fail("no graph file listed");
   for (const file of manifest.files) {
     if (typeof file.path !== "string" || file.path.includes("..") || !/^[0-9a-f]{64}$/.test(file.sha256) || !Number.isInteger(file.bytes)) {

@@ -90,6 +90,9 @@ export class ModelSession {
    * Merged decoders ignore the past on their no-cache branch, so their mask and present stay as is.
    */
   private async firstStep(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+    // A masked leading position is how left-padded graphs skip it; right-padded ones (ours) would
+    // read it as the row's first key, and they take an empty past anyway.
+    if (this.manifest.io.kv_padding === "right") return this.session.run(feeds);
     if (!this.dummyPast) {
       try {
         return await this.session.run(feeds);

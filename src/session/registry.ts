@@ -97,6 +97,9 @@ async function loadModel(spec: string, env: Record<string, unknown>): Promise<Lo
   const modelSession = new ModelSession(manifest, session);
   const { maxBatchSize, maxQueuedRequests, prefixCacheBytes } = loadConfig(env as ConfigVars).limits;
   const prefixCache = prefixCacheBytes > 0 ? new PrefixCache(prefixCacheBytes) : null;
-  const scheduler = new BatchScheduler(modelSession.forward, { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests }, undefined, prefixCache);
+  const scheduler = new BatchScheduler(modelSession.forward, { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests }, {
+    kvPadding: manifest.io.kv_padding ?? "left",
+    prefixCache,
+  });
   return { spec, manifest, session: modelSession, scheduler, loadMs: Date.now() - started };
 }

@@ -60,7 +60,7 @@ describe("the scheduler with a prefix cache", () => {
     const cold = fakeModel();
     const warm = fakeModel();
     const coldScheduler = new BatchScheduler(cold.forward, { maxBatchRows: 4, maxWaiting: 4 });
-    const warmScheduler = new BatchScheduler(warm.forward, { maxBatchRows: 4, maxWaiting: 4 }, undefined, new PrefixCache(1 << 24));
+    const warmScheduler = new BatchScheduler(warm.forward, { maxBatchRows: 4, maxWaiting: 4 }, { prefixCache: new PrefixCache(1 << 24) });
     const sampled: SamplingSettings = { ...SAMPLING_DEFAULTS, do_sample: true, top_k: 0 };
     const prompts = [[10, 11, 12, 13, 14, 15], [10, 11, 12, 13, 14, 15], [10, 11, 12, 13, 14, 15, 16, 17], [10, 11, 12]];
     for (const [i, prompt] of prompts.entries()) {

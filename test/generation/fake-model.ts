@@ -2,6 +2,7 @@
 // logits depend on the whole history, so any mix-up of rows, positions or cache lengths changes
 // the output. `referenceNext` computes the same logits without any cache, for a naive reference.
 import type { Forward, ForwardInput, KvCache } from "../../src/generation/forward";
+import type { KvPadding } from "../../src/model/manifest";
 import { createTokenChooser, type SamplingSettings } from "../../src/sampling/index";
 import { createRng } from "../../src/sampling/rng";
 
@@ -22,7 +23,17 @@ export interface FakeModel {
   calls: ForwardInput[];
 }
 
-export function fakeModel(options: { eosBias?: number; onStep?: (input: ForwardInput) => void; fail?: (input: ForwardInput) => boolean } = {}): FakeModel {
+export interface FakeModelOptions {
+  eosBias?: number;
+  onStep?: (input: ForwardInput) => void;
+  fail?: (input: ForwardInput) => boolean;
+  /** Where shorter rows' padding sits in the cache: "left" (MultiHeadAttention graphs) or "right"
+   * (GroupQueryAttention: a row's new keys are written right after its own, not at the end). */
+  padding?: KvPadding;
+}
+
+export function fakeModel(options: FakeModelOptions = {}): FakeModel {
+  const right = options.padding === "right";
   const calls: ForwardInput[] = [];
   const forward: Forward = async (input) => {
     calls.push(input);
@@ -36,11 +47,17 @@ export function fakeModel(options: { eosBias?: number; onStep?: (input: ForwardI
     for (let row = 0; row < input.batch; row++) {
       const mask = input.attentionMask.slice(row * total, (row + 1) * total);
       const cached = input.past ? Array.from(input.past.tensors[0].subarray(row * pastLength, (row + 1) * pastLength)) : [];
-      // Left padding: masked positions are not part of the row's history and must hold no data.
+      // Padding: masked positions are not part of the row's history and must hold no data.
       const past = cached.filter((value, i) => {
         if (!mask[i] && value !== 0) throw new Error("a masked (padding) position holds data");
         return mask[i] === 1;
       });
+      const pastMask = mask.slice(0, pastLength);
+      const firstData = pastMask.indexOf(1);
+      const contiguous = past.length === 0 || pastMask.lastIndexOf(1) - firstData + 1 === past.length;
+      if (!contiguous || (past.length > 0 && (right ? firstData !== 0 : firstData + past.length !== pastLength))) {
+        throw new Error(`padding is not all on the ${right ? "right" : "left"}`);
+      }
       if (mask.slice(pastLength).some((m) => m !== 1)) throw new Error("new tokens must be visible");
       const fresh = input.inputIds.slice(row * input.seq, (row + 1) * input.seq);
       input.positionIds.slice(row * input.seq, (row + 1) * input.seq).forEach((p, i) => {
@@ -48,12 +65,14 @@ export function fakeModel(options: { eosBias?: number; onStep?: (input: ForwardI
       });
       histories.push([...past, ...fresh]);
     }
-    // The "cache" keeps every position (padding included, as zeros) like a real one would.
+    // The "cache" keeps every position (padding included, as zeros) like a real one would. On the
+    // right-padded layout a row's new tokens follow its own data, as GroupQueryAttention writes them.
     const tensor = new Float32Array(input.batch * total);
     for (let row = 0; row < input.batch; row++) {
       const cached = input.past ? input.past.tensors[0].subarray(row * pastLength, (row + 1) * pastLength) : new Float32Array(0);
-      tensor.set(cached, row * total);
-      tensor.set(input.inputIds.slice(row * input.seq, (row + 1) * input.seq), row * total + pastLength);
+      const used = right ? histories[row].length - input.seq : pastLength;
+      tensor.set(cached.subarray(0, used), row * total);
+      tensor.set(input.inputIds.slice(row * input.seq, (row + 1) * input.seq), row * total + used);
     }
     const present: KvCache = { batch: input.batch, heads: 1, length: total, tensors: [tensor, tensor.slice()] };
     return { logits: histories.map((h) => referenceLogits(h, options.eosBias)), present };

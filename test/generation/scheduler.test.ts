@@ -22,39 +22,42 @@ const alone = (spec: GenerationJob, index = 0, eosBias = 0) =>
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 describe("BatchScheduler", () => {
-  it("requests arriving mid-generation join the batch; every output equals the request run alone", async () => {
-    const model = fakeModel({ eosBias: 12.5 });
-    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 8, maxWaiting: 8 });
-    const specs = [
-      job([1, 2, 3], { maxNewTokens: 14 }),
-      job([40, 41, 42, 43, 44, 45, 46], { sampling: SAMPLED, seed: 5, numSequences: 3, maxNewTokens: 9 }),
-      job([7], { maxNewTokens: 6 }),
-      job([9, 8, 7, 6, 5, 4, 3, 2, 1, 0], { sampling: SAMPLED, seed: 11, maxNewTokens: 12 }),
-    ];
-    const pending = [];
-    for (const spec of specs) {
-      pending.push(scheduler.submit(spec));
-      await tick(); // the next request arrives after a step or so
-      await tick();
-    }
-    const results = await Promise.all(pending);
-    results.forEach((result, j) => {
-      result.sequences.forEach((sequence, i) => expect(sequence.tokenIds, `request ${j} row ${i}`).toEqual(alone(specs[j], i, 12.5)));
+  // Optimum exports read a left-padded cache, our GroupQueryAttention graphs a right-padded one.
+  describe.each(["left", "right"] as const)("with %s-padded keys/values", (padding) => {
+    it("requests arriving mid-generation join the batch; every output equals the request run alone", async () => {
+      const model = fakeModel({ eosBias: 12.5, padding });
+      const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 8, maxWaiting: 8 }, { kvPadding: padding });
+      const specs = [
+        job([1, 2, 3], { maxNewTokens: 14 }),
+        job([40, 41, 42, 43, 44, 45, 46], { sampling: SAMPLED, seed: 5, numSequences: 3, maxNewTokens: 9 }),
+        job([7], { maxNewTokens: 6 }),
+        job([9, 8, 7, 6, 5, 4, 3, 2, 1, 0], { sampling: SAMPLED, seed: 11, maxNewTokens: 12 }),
+      ];
+      const pending = [];
+      for (const spec of specs) {
+        pending.push(scheduler.submit(spec));
+        await tick(); // the next request arrives after a step or so
+        await tick();
+      }
+      const results = await Promise.all(pending);
+      results.forEach((result, j) => {
+        result.sequences.forEach((sequence, i) => expect(sequence.tokenIds, `request ${j} row ${i}`).toEqual(alone(specs[j], i, 12.5)));
+      });
+      expect(Math.max(...model.calls.map((c) => c.batch))).toBeGreaterThan(3); // really batched across requests
+      expect(model.calls.some((c) => c.attentionMask.includes(0))).toBe(true); // with padding
     });
-    expect(Math.max(...model.calls.map((c) => c.batch))).toBeGreaterThan(3); // really batched across requests
-    expect(model.calls.some((c) => c.attentionMask.includes(0))).toBe(true); // with left padding
-  });
 
-  it("trims padding nobody needs once the longest row leaves", async () => {
-    const model = fakeModel();
-    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 });
-    const long = scheduler.submit(job(Array.from({ length: 30 }, (_, i) => i + 100), { maxNewTokens: 3 }));
-    await tick();
-    const short = scheduler.submit(job([5, 6], { maxNewTokens: 12 }));
-    await Promise.all([long, short]);
-    const last = model.calls[model.calls.length - 1];
-    expect(last.batch).toBe(1);
-    expect(last.past!.length).toBeLessThan(15); // not 30-odd: the long row's padding is gone
+    it("trims padding nobody needs once the longest row leaves", async () => {
+      const model = fakeModel({ padding });
+      const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 }, { kvPadding: padding });
+      const long = scheduler.submit(job(Array.from({ length: 30 }, (_, i) => i + 100), { maxNewTokens: 3 }));
+      await tick();
+      const short = scheduler.submit(job([5, 6], { maxNewTokens: 12 }));
+      await Promise.all([long, short]);
+      const last = model.calls[model.calls.length - 1];
+      expect(last.batch).toBe(1);
+      expect(last.past!.length).toBeLessThan(15); // not 30-odd: the long row's padding is gone
+    });
   });
 
   it("makes requests wait beyond maxBatchRows and refuses beyond maxWaiting", async () => {

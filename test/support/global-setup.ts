@@ -42,8 +42,11 @@ export default async function setup(): Promise<void> {
       });
     }
     available.push("tiny-a-onnx");
-    // And a graph that refuses the empty first-step past (see needs-past-graph.ts).
-    await writeNeedsPastModel(path.join(MODEL_CACHE_DIR, "tiny-a-fp32"), path.join(MODEL_CACHE_DIR, "tiny-a-needs-past-fp32"));
+    // And a graph that refuses the empty first-step past (see needs-past-graph.ts), built like
+    // those exports on a left-padded cache (MultiHeadAttention), where the dummy past applies.
+    const mhaDir = path.join(MODEL_CACHE_DIR, "tiny-a-mha-fp32");
+    await convertCheckpoint(path.join(REFERENCE_DIR, "tiny-a"), { dtype: "fp32", outDir: mhaDir, name: "tiny-a", attention: "mha" });
+    await writeNeedsPastModel(mhaDir, path.join(MODEL_CACHE_DIR, "tiny-a-needs-past-fp32"));
   }
   // A synthetic checkpoint with yet another shape, never seen by the reference fixtures.
   const synthDir = path.join(MODEL_CACHE_DIR, "synthetic-checkpoint");

@@ -1,8 +1,8 @@
 // fp32 conversion of both reference checkpoints reproduces transformers: logits, KV cache,
-// left-padded batches and greedy generations.
+// padded batches (both graph layouts) and greedy generations.
 import { beforeAll, describe, expect, it } from "vitest";
 import { convertCheckpoint } from "../../tools/convert/index.js";
-import { argmax, forward, greedy, lastLogits, loadModel, logitsAt, type LoadedModel } from "./ort-runner.js";
+import { argmax, batchedGreedyRightPadded, forward, greedy, lastLogits, loadModel, logitsAt, type LoadedModel } from "./ort-runner.js";
 import { CACHE_DIR, CHECKPOINTS, REFERENCE_DIR, VOCAB, fixtures, maxAbsDiff, referenceLogits } from "./reference.js";
 
 describe.each(CHECKPOINTS)("fp32 %s", (name) => {
@@ -11,6 +11,8 @@ describe.each(CHECKPOINTS)("fp32 %s", (name) => {
   // conversion with logits for every position, which logits_sum needs.
   let model: LoadedModel;
   let allPositions: LoadedModel;
+  /** The MultiHeadAttention graph, which reads left-padded batches as Hugging Face does. */
+  let mha: LoadedModel;
 
   beforeAll(async () => {
     const manifest = await convertCheckpoint(`${REFERENCE_DIR}/${name}`, { dtype: "fp32", outDir: `${CACHE_DIR}${name}-fp32-last` });
@@ -20,6 +22,9 @@ describe.each(CHECKPOINTS)("fp32 %s", (name) => {
     expect(model.session.outputNames).toEqual(manifest.io.outputs);
     await convertCheckpoint(`${REFERENCE_DIR}/${name}`, { dtype: "fp32", outDir: `${CACHE_DIR}${name}-fp32`, logits: "all" });
     allPositions = await loadModel(`${CACHE_DIR}${name}-fp32`);
+    const mhaManifest = await convertCheckpoint(`${REFERENCE_DIR}/${name}`, { dtype: "fp32", outDir: `${CACHE_DIR}${name}-fp32-mha`, attention: "mha" });
+    expect([manifest.io.kv_padding, mhaManifest.io.kv_padding]).toEqual(["right", "left"]);
+    mha = await loadModel(`${CACHE_DIR}${name}-fp32-mha`);
   });
 
   it("served graph: last-position logits [batch, 1, vocab] within 1e-4 of the reference", async () => {
@@ -58,7 +63,21 @@ describe.each(CHECKPOINTS)("fp32 %s", (name) => {
     }
   });
 
-  it("handles a left-padded batch like each prompt alone, and reproduces the batched greedy output", async () => {
+  it("right-padded (served graph): each row's logits are bit-identical to the row alone; batched greedy output reproduced", async () => {
+    const batch = fx.batched_left_padded_greedy_max_new_16;
+    const prompts = batch.input_ids.map((row, r) => row.filter((_, j) => batch.attention_mask[r][j] === 1));
+    const newTokens = batch.output_ids[0].length - batch.input_ids[0].length;
+    const together = await batchedGreedyRightPadded(model, prompts, newTokens - 1);
+    for (const [r, prompt] of prompts.entries()) {
+      const alone = await batchedGreedyRightPadded(model, [prompt], newTokens - 1);
+      alone.stepLogits.forEach((rows, n) => expect(maxAbsDiff(together.stepLogits[n][r], rows[0])).toBe(0));
+      // Hugging Face's batch is left-padded: the same tokens after its padding.
+      expect(together.tokens[r]).toEqual(batch.output_ids[r].filter((_, j) => j >= batch.input_ids[r].length || batch.attention_mask[r][j] === 1));
+    }
+  });
+
+  it("left-padded (MultiHeadAttention graph): a batch like each prompt alone, and the batched greedy output", async () => {
+    const model = mha;
     const batch = fx.batched_left_padded_greedy_max_new_16;
     const mask = batch.attention_mask;
     // transformers: position_ids = cumsum(mask) - 1, with padded positions set to 1.

@@ -90,3 +90,42 @@ export async function greedy(m: LoadedModel, prompt: number[], maxNewTokens: num
   }
   return tokens;
 }
+
+/**
+ * The scheduler's batch on a right-padded (GroupQueryAttention) graph: each prompt is prefilled
+ * alone, the caches are stacked with shorter rows zero-padded on the right, then every row decodes
+ * one token per step in one run. Returns each row's logits per step and the tokens chosen greedily.
+ */
+export async function batchedGreedyRightPadded(m: LoadedModel, prompts: number[][], steps: number) {
+  const lengths = prompts.map((p) => p.length);
+  const prefills = await Promise.all(prompts.map((p) => forward(m, [p])));
+  const T = Math.max(...lengths);
+  const B = prompts.length;
+  let past: Record<string, ort.Tensor> = {};
+  for (const name of Object.keys(prefills[0].present)) {
+    const out = new Float32Array(B * m.nHead * T * m.headDim);
+    prefills.forEach((pre, row) => {
+      const src = pre.present[name].data as Float32Array;
+      const L = lengths[row];
+      for (let h = 0; h < m.nHead; h++) {
+        out.set(src.subarray(h * L * m.headDim, (h + 1) * L * m.headDim), ((row * m.nHead + h) * T) * m.headDim);
+      }
+    });
+    past[name] = new ort.Tensor("float32", out, [B, m.nHead, T, m.headDim]);
+  }
+  const stepLogits: Float32Array[][] = [];
+  let next = prefills.map((pre) => argmax(lastLogits(pre.logits, 1, m.vocab, 0)));
+  const tokens = prompts.map((p, row) => [...p, next[row]]);
+  for (let n = 0; n < steps; n++) {
+    const width = (past["present.0.key"].dims[2] as number) + 1;
+    const mask = lengths.map((L) => Array.from({ length: width }, (_, i) => (i < L || i === width - 1 ? 1 : 0)));
+    const out = await forward(m, next.map((t) => [t]), { mask, positions: lengths.map((L) => [L]), past });
+    past = out.present;
+    const rows = next.map((_, row) => lastLogits(out.logits, B, m.vocab, row).slice());
+    stepLogits.push(rows);
+    next = rows.map(argmax);
+    next.forEach((t, row) => tokens[row].push(t));
+    lengths.forEach((_, row) => lengths[row]++);
+  }
+  return { stepLogits, tokens };
+}

@@ -39,6 +39,21 @@ export interface GraphOptions {
    * "all": [batch, sequence, vocab], for teacher-forced accuracy measurements.
    */
   logits?: "last" | "all";
+  /**
+   * "gqa" (default where the head size allows it): GroupQueryAttention, which attends each row
+   * over exactly its own keys (the KV cache is right-padded, lengths come from attention_mask), so
+   * a row's numbers do not depend on what else is in the batch. "mha": MultiHeadAttention with an
+   * additive mask over a left-padded cache, the layout Optimum exports use; shifting a row by
+   * padding regroups the SIMD sums of its softmax, so batched rows drift in the last bits.
+   */
+  attention?: AttentionKind;
+}
+
+export type AttentionKind = "gqa" | "mha";
+
+/** GroupQueryAttention's CPU kernel needs a head size that is a multiple of 8. */
+export function defaultAttention(config: Pick<Gpt2Config, "n_embd" | "n_head">): AttentionKind {
+  return (config.n_embd / config.n_head) % 8 === 0 ? "gqa" : "mha";
 }
 
 // Operators from onnxruntime's com.microsoft domain that have WASM (CPU) kernels: fused attention
@@ -51,6 +66,7 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
   const { n_layer: L, n_head: H, n_embd: E, vocab_size: V, layer_norm_epsilon: eps } = config;
   const D = E / H;
   const lastOnly = (options.logits ?? "last") === "last";
+  const attention = options.attention ?? defaultAttention(config);
 
   const ids = g.input({ name: INPUT_IDS, elemType: DataType.INT64, dims: [BATCH, SEQ] });
   const mask = g.input({ name: ATTENTION_MASK, elemType: DataType.INT64, dims: [BATCH, TOTAL] });
@@ -67,21 +83,14 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
   // into the following LayerNorm by SkipLayerNormalization, which also returns the new sum.
   let residual = g.op1("Add", [tokens, g.op1("Gather", [wpe, positions], { axis: { i: 0 } })]);
   let addend: string | null = null;
-  const attentionBias = buildAttentionBias(g, ids, mask);
+  const attend = attention === "gqa" ? gqaAttention(g, mask, H) : mhaAttention(g, ids, mask, H, D);
 
   weights.layers.forEach((w, l) => {
     const p = `h.${l}`;
     let h: string;
     [h, residual] = addAndNorm(g, residual, addend, `${p}.ln_1`, w.ln1, eps);
     const qkv = format.linear(g, h, `${p}.attn.c_attn`, w.attnQkv.weight, w.attnQkv.bias, E, 3 * E);
-    const [q, k, v] = g.op("Split", [qkv], { axis: { i: 2 } }, { count: 3 });
-    // q·kᵀ/√D + bias, softmax, ·v; past and new keys/values concatenated into the present outputs.
-    const [context] = g.op(
-      "MultiHeadAttention",
-      [q, k, v, "", "", attentionBias, pastName(l, "key"), pastName(l, "value")],
-      { num_heads: { i: H }, scale: { f: 1 / Math.sqrt(D) } },
-      { domain: MS_DOMAIN, outputs: [`${p}.attn.context`, presentName(l, "key"), presentName(l, "value")] },
-    );
+    const context = attend(qkv, l);
     const attnOut = format.linear(g, context, `${p}.attn.c_proj`, w.attnProj.weight, w.attnProj.bias, E, E);
     [h, residual] = addAndNorm(g, residual, attnOut, `${p}.ln_2`, w.ln2, eps);
     const fc = format.linear(g, h, `${p}.mlp.c_fc`, w.mlpFc.weight, w.mlpFc.bias, E, config.n_inner);
@@ -107,6 +116,44 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
     }
   }
   return g;
+}
+
+type Attend = (qkv: string, layer: number) => string;
+
+/**
+ * GroupQueryAttention (with as many key/value heads as query heads: plain multi-head attention)
+ * over a right-padded cache: row b's keys are positions [0, len_b) and its new keys are written at
+ * len_b. len_b comes from the attention mask's count of ones, so the graph keeps the usual inputs.
+ */
+function gqaAttention(g: GraphBuilder, mask: string, H: number): Attend {
+  const int32 = { to: { i: DataType.INT32 } };
+  const lengths = g.op1("ReduceSum", [mask, g.constI64([1])], { keepdims: { i: 0 } }); // [B]
+  const seqlensK = g.op1("Cast", [g.op1("Sub", [lengths, g.constI64([1], [])])], int32);
+  const total = g.op1("Cast", [g.op1("Gather", [g.op1("Shape", [mask]), g.constI64([1])], { axis: { i: 0 } })], int32); // [1]
+  return (qkv, l) => {
+    const [context] = g.op(
+      "GroupQueryAttention",
+      [qkv, "", "", pastName(l, "key"), pastName(l, "value"), seqlensK, total],
+      { num_heads: { i: H }, kv_num_heads: { i: H } },
+      { domain: MS_DOMAIN, outputs: [`h.${l}.attn.context`, presentName(l, "key"), presentName(l, "value")] },
+    );
+    return context;
+  };
+}
+
+/** MultiHeadAttention: q·kᵀ/√D + bias, softmax, ·v; past and new keys/values concatenated. */
+function mhaAttention(g: GraphBuilder, ids: string, mask: string, H: number, D: number): Attend {
+  const attentionBias = buildAttentionBias(g, ids, mask);
+  return (qkv, l) => {
+    const [q, k, v] = g.op("Split", [qkv], { axis: { i: 2 } }, { count: 3 });
+    const [context] = g.op(
+      "MultiHeadAttention",
+      [q, k, v, "", "", attentionBias, pastName(l, "key"), pastName(l, "value")],
+      { num_heads: { i: H }, scale: { f: 1 / Math.sqrt(D) } },
+      { domain: MS_DOMAIN, outputs: [`h.${l}.attn.context`, presentName(l, "key"), presentName(l, "value")] },
+    );
+    return context;
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import { basename, resolve } from "node:path";
 import type { ModelManifest, WeightDType } from "../../src/model/manifest.js";
 import { writeManifest } from "../lib/manifest.js";
 import { loadCheckpoint } from "./checkpoint.js";
-import { buildGpt2Graph, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
+import { buildGpt2Graph, defaultAttention, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
 import { fp32Format } from "./weight-formats.js";
 import { writeOnnxWithExternalData } from "./write-model.js";
@@ -23,6 +23,8 @@ export interface ConvertOptions {
   int8?: Int8Options;
   /** Which positions get logits (default "last": [batch, 1, vocab]; "all" for accuracy tests). */
   logits?: GraphOptions["logits"];
+  /** Attention operator (default: GroupQueryAttention where the head size allows; see GraphOptions). */
+  attention?: GraphOptions["attention"];
 }
 
 export async function convertCheckpoint(checkpointDir: string, opts: ConvertOptions): Promise<ModelManifest> {
@@ -32,7 +34,8 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   const { vocab_size: V, n_embd: E } = config;
 
   const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, opts.int8) : fp32Format(weights.wte, V, E);
-  const graph = buildGpt2Graph(config, weights, format, { logits: opts.logits });
+  const attention = opts.attention ?? defaultAttention(config);
+  const graph = buildGpt2Graph(config, weights, format, { logits: opts.logits, attention });
 
   await mkdir(opts.outDir, { recursive: true });
   const name = opts.name ?? basename(dir);
@@ -40,7 +43,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     graphName: `${name}-${opts.dtype}`,
     opsets: [{ domain: "", version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
     producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
-    metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last" },
+    metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention },
   });
 
   return writeManifest(opts.outDir, {
@@ -48,7 +51,11 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     config,
     configBytes,
     dtype: opts.dtype,
-    io: { inputs: graphInputNames(config.n_layer), outputs: graphOutputNames(config.n_layer) },
+    io: {
+      inputs: graphInputNames(config.n_layer),
+      outputs: graphOutputNames(config.n_layer),
+      kv_padding: attention === "gqa" ? "right" : "left",
+    },
     files: [
       { ...files.graph, role: "graph" },
       { ...files.data, role: "weights" },

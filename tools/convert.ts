@@ -1,9 +1,9 @@
-// CLI: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>]
+// CLI: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>] [--attention gqa|mha]
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { convertCheckpoint } from "./convert/index.js";
 
-const USAGE = "usage: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>]";
+const USAGE = "usage: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>] [--attention gqa|mha]";
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -12,6 +12,7 @@ async function main(): Promise<void> {
       dtype: { type: "string", default: "int8" },
       out: { type: "string" },
       name: { type: "string" },
+      attention: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -19,13 +20,15 @@ async function main(): Promise<void> {
   if (positionals.length !== 1) throw new Error(`expected exactly one checkpoint folder\n${USAGE}`);
   const dtype = values.dtype;
   if (dtype !== "int8" && dtype !== "fp32") throw new Error(`--dtype must be int8 or fp32, got ${dtype}`);
+  const attention = values.attention;
+  if (attention !== undefined && attention !== "gqa" && attention !== "mha") throw new Error(`--attention must be gqa or mha, got ${attention}`);
   const checkpoint = resolve(positionals[0]);
   const outDir = resolve(values.out ?? `model/${basename(checkpoint)}-${dtype}`);
   const started = Date.now();
-  const manifest = await convertCheckpoint(checkpoint, { dtype, outDir, name: values.name });
+  const manifest = await convertCheckpoint(checkpoint, { dtype, outDir, name: values.name, attention });
   const a = manifest.architecture;
   console.log(`converted ${checkpoint} → ${outDir} (${dtype}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  console.log(`  n_layer=${a.n_layer} n_head=${a.n_head} n_embd=${a.n_embd} vocab=${a.vocab_size}`);
+  console.log(`  n_layer=${a.n_layer} n_head=${a.n_head} n_embd=${a.n_embd} vocab=${a.vocab_size} kv_padding=${manifest.io.kv_padding}`);
   for (const f of manifest.files) console.log(`  ${f.path}  ${(f.bytes / 1e6).toFixed(2)} MB  sha256 ${f.sha256.slice(0, 16)}…`);
 }
 

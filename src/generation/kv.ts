@@ -1,9 +1,14 @@
-// Reshaping the batch's keys/values when sequences join, leave or fork. Tensors are
-// [batch, heads, length, headDim], row-major. Rows shorter than the longest are padded in the
-// length axis with zeros — on the left or on the right, as the model's graph expects (KvPadding) —
-// and the padding is masked out by attention_mask, so every row shares one length.
+// Reshaping the batch's keys/values when sequences join, leave or fork, and growing it by a step's
+// new positions. Tensors are [batch, heads, capacity, headDim], row-major. Rows shorter than the
+// longest are padded in the length axis with zeros — on the left or on the right, as the model's
+// graph expects (KvPadding) — and the padding is masked out by attention_mask.
 import type { KvPadding } from "../model/manifest";
 import type { KvCache } from "./forward";
+
+/** Positions per (row, head) block of the tensors. */
+export const capacityOf = (kv: KvCache): number => kv.capacity ?? kv.length;
+
+const headDimOf = (kv: KvCache, t: Float32Array): number => t.length / (kv.batch * kv.heads * capacityOf(kv));
 
 /** Repeat every row n times, e.g. one prefilled prompt → num_return_sequences rows. */
 export function repeatRows(kv: KvCache, n: number): KvCache {
@@ -33,29 +38,31 @@ export function selectRows(kv: KvCache, rows: readonly number[]): KvCache {
 }
 
 /**
- * Stack two batches into one of length max(a, b): the shorter one's rows get zero keys/values on
- * the given side (the caller masks them out). Returns the merged cache and each part's padding.
+ * Stack two batches into one of length max(a, b), without headroom: the shorter one's rows get
+ * zero keys/values on the given side (the caller masks them out). Returns the merged cache and
+ * each part's padding.
  */
 export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left"): { kv: KvCache; padA: number; padB: number } {
   if (a.heads !== b.heads || a.tensors.length !== b.tensors.length) throw new Error("cannot stack caches of different models");
   if (a.length === 0 || b.length === 0) throw new Error("cannot stack an empty cache");
   const length = Math.max(a.length, b.length);
   const tensors = a.tensors.map((ta, i) => {
-    const headDim = ta.length / (a.batch * a.heads * a.length);
+    const headDim = headDimOf(a, ta);
     const out = new Float32Array((a.batch + b.batch) * a.heads * length * headDim);
-    copyPadded(ta, a, out, 0, length, headDim, side);
-    copyPadded(b.tensors[i], b, out, a.batch, length, headDim, side);
+    copyBlocks(ta, a, out, 0, length, side === "left" ? length - a.length : 0, headDim);
+    copyBlocks(b.tensors[i], b, out, a.batch, length, side === "left" ? length - b.length : 0, headDim);
     return out;
   });
   return { kv: { batch: a.batch + b.batch, heads: a.heads, length, tensors }, padA: length - a.length, padB: length - b.length };
 }
 
-function copyPadded(src: Float32Array, from: KvCache, out: Float32Array, firstRow: number, length: number, headDim: number, side: KvPadding): void {
-  const pad = side === "left" ? length - from.length : 0;
-  const block = from.length * headDim; // one (row, head) slice
+/** Copy the used positions of every (row, head) block of `from` into `out` (blocks of `capacity`
+ * positions), starting at row `firstRow` and position `offset`. */
+function copyBlocks(src: Float32Array, from: KvCache, out: Float32Array, firstRow: number, capacity: number, offset: number, headDim: number): void {
+  const stride = capacityOf(from) * headDim;
+  const used = from.length * headDim;
   for (let rh = 0; rh < from.batch * from.heads; rh++) {
-    const dst = (firstRow * from.heads + rh) * length * headDim + pad * headDim;
-    out.set(src.subarray(rh * block, (rh + 1) * block), dst);
+    out.set(src.subarray(rh * stride, rh * stride + used), ((firstRow * from.heads + rh) * capacity + offset) * headDim);
   }
 }
 
@@ -64,33 +71,74 @@ export function trimLeft(kv: KvCache, k: number): KvCache {
   if (k <= 0) return kv;
   const length = kv.length - k;
   const tensors = kv.tensors.map((t) => {
-    const headDim = t.length / (kv.batch * kv.heads * kv.length);
+    const headDim = headDimOf(kv, t);
+    const stride = capacityOf(kv) * headDim;
     const out = new Float32Array(kv.batch * kv.heads * length * headDim);
     for (let rh = 0; rh < kv.batch * kv.heads; rh++) {
-      const start = (rh * kv.length + k) * headDim;
-      out.set(t.subarray(start, start + length * headDim), rh * length * headDim);
+      out.set(t.subarray(rh * stride + k * headDim, rh * stride + kv.length * headDim), rh * length * headDim);
     }
     return out;
   });
-  return { ...kv, length, tensors };
+  return { batch: kv.batch, heads: kv.heads, length, tensors };
 }
 
-/** Keep only the first `length` positions of every row (a cached prompt's shared prefix, or
- * right padding no row needs any more). */
+/** Only the first `length` positions of every row, in new compact arrays (a cached prompt's
+ * shared prefix: the entry itself is never changed). */
 export function keepFirst(kv: KvCache, length: number): KvCache {
-  if (length >= kv.length) return kv;
+  if (length >= kv.length && capacityOf(kv) === kv.length) return kv;
+  const kept = Math.min(length, kv.length);
   const tensors = kv.tensors.map((t) => {
-    const headDim = t.length / (kv.batch * kv.heads * kv.length);
-    const out = new Float32Array(kv.batch * kv.heads * length * headDim);
-    for (let rh = 0; rh < kv.batch * kv.heads; rh++) {
-      out.set(t.subarray(rh * kv.length * headDim, (rh * kv.length + length) * headDim), rh * length * headDim);
-    }
+    const out = new Float32Array(kv.batch * kv.heads * kept * headDimOf(kv, t));
+    copyBlocks(t, { ...kv, length: kept }, out, 0, kept, 0, headDimOf(kv, t));
     return out;
   });
-  return { ...kv, length, tensors };
+  return { batch: kv.batch, heads: kv.heads, length: kept, tensors };
 }
 
-/** Bytes held by a cache's tensors. */
+/**
+ * Right padding no row needs any more, dropped without copying: the positions stay as headroom.
+ * Only for a batch's own cache (rows never write past their own length, so the headroom is zeros).
+ */
+export function shrinkRight(kv: KvCache, length: number): KvCache {
+  return length >= kv.length ? kv : { ...kv, length, capacity: capacityOf(kv) };
+}
+
+/**
+ * A step's new keys/values (`fresh`, one [batch, heads, seq, headDim] array per tensor) written
+ * right after each row's own data — row r's at position rowLengths[r], GroupQueryAttention's
+ * right-padded layout. Into `past`'s own buffers when `inPlace` and they have room; otherwise into
+ * new ones, with headroom to grow into when `inPlace` (a batch that will take more steps).
+ */
+export function appendRightPadded(kv: KvCache, fresh: Float32Array[], rowLengths: readonly number[], seq: number, inPlace: boolean): KvCache {
+  const batch = rowLengths.length;
+  if (batch !== kv.batch || fresh.length !== kv.tensors.length) throw new Error("new keys/values do not match the cache");
+  const length = Math.max(kv.length, ...rowLengths.map((l) => l + seq));
+  const oldCapacity = capacityOf(kv);
+  let capacity = oldCapacity;
+  let tensors = kv.tensors;
+  if (!inPlace || length > oldCapacity) {
+    capacity = inPlace ? length + Math.max(16, length >> 3) : length;
+    tensors = kv.tensors.map((t) => {
+      const headDim = headDimOf(kv, t);
+      const out = new Float32Array(kv.batch * kv.heads * capacity * headDim);
+      copyBlocks(t, kv, out, 0, capacity, 0, headDim);
+      return out;
+    });
+  }
+  tensors.forEach((t, i) => {
+    const src = fresh[i];
+    const headDim = src.length / (batch * kv.heads * seq);
+    for (let row = 0; row < batch; row++) {
+      for (let h = 0; h < kv.heads; h++) {
+        const rh = row * kv.heads + h;
+        t.set(src.subarray(rh * seq * headDim, (rh + 1) * seq * headDim), (rh * capacity + rowLengths[row]) * headDim);
+      }
+    }
+  });
+  return { batch, heads: kv.heads, length, capacity, tensors };
+}
+
+/** Bytes held by a cache's tensors (headroom included). */
 export function kvBytes(kv: KvCache): number {
   return kv.tensors.reduce((sum, t) => sum + t.byteLength, 0);
 }

@@ -7,7 +7,7 @@
 import type { PrefixCache } from "../cache/prefix-cache";
 import type { KvPadding } from "../model/manifest";
 import type { Forward, ForwardOutput, KvCache } from "./forward";
-import { keepFirst, repeatRows, selectRows, stackPadded, trimLeft } from "./kv";
+import { repeatRows, selectRows, shrinkRight, stackPadded, trimLeft } from "./kv";
 import { Sequence, type SequenceResult, type SequenceSpec } from "./sequence";
 import { batchInterrupt, type Budget } from "./stopping";
 
@@ -217,7 +217,7 @@ export class BatchScheduler {
     for (const job of leaving) if (!job.failed && job.sequences.every((s) => s.finished)) this.settle(job);
     const longest = Math.max(...this.slots.map((slot) => slot.length));
     if (this.kv && longest < this.kv.length) {
-      this.kv = this.padding === "left" ? trimLeft(this.kv, this.kv.length - longest) : keepFirst(this.kv, longest);
+      this.kv = this.padding === "left" ? trimLeft(this.kv, this.kv.length - longest) : shrinkRight(this.kv, longest);
     }
   }
 
@@ -240,6 +240,7 @@ export class BatchScheduler {
         attentionMask,
         positionIds: slots.map((slot) => slot.length),
         past: kv,
+        reusePast: true,
       });
       this.kv = output.present;
       for (const slot of slots) slot.length++;

@@ -3,6 +3,7 @@
 // caller (tests, benchmarks) from running steps concurrently.
 import type { ModelManifest } from "../model/manifest";
 import type { Forward, ForwardInput, ForwardOutput, KvCache } from "../generation/forward";
+import { appendRightPadded, capacityOf } from "../generation/kv";
 import { ort } from "./ort";
 
 export class ModelSession {
@@ -18,6 +19,9 @@ export class ModelSession {
    * positions themselves and have no position_ids input. */
   private readonly takesUseCacheBranch: boolean;
   private readonly takesPositionIds: boolean;
+  /** Our GroupQueryAttention graphs also return just the new positions' keys/values: the session
+   * then keeps the cache in JS, appends those, and never copies the whole `present` out of WASM. */
+  private readonly appendsNewKeys: boolean;
 
   constructor(
     readonly manifest: ModelManifest,
@@ -30,6 +34,7 @@ export class ModelSession {
     this.vocab = arch.vocab_size;
     this.takesUseCacheBranch = session.inputNames.includes("use_cache_branch");
     this.takesPositionIds = session.inputNames.includes("position_ids");
+    this.appendsNewKeys = manifest.io.kv_padding === "right" && session.outputNames.includes("new_key_values.0.key");
   }
 
   readonly forward: Forward = (input) => this.exclusive(() => this.step(input));
@@ -54,7 +59,8 @@ export class ModelSession {
       attention_mask: int64(input.attentionMask, [batch, pastLength + seq]),
       position_ids: int64(input.positionIds, [batch, seq]),
     };
-    const pastDims = [batch, this.heads, pastLength, this.headDim];
+    // A cache with headroom is fed whole: the graph reads each row's length from attention_mask.
+    const pastDims = [batch, this.heads, past ? capacityOf(past) : 0, this.headDim];
     for (let layer = 0; layer < this.layers; layer++) {
       const key = past ? past.tensors[2 * layer] : new Float32Array(0);
       const value = past ? past.tensors[2 * layer + 1] : new Float32Array(0);
@@ -63,7 +69,10 @@ export class ModelSession {
     }
     if (this.takesUseCacheBranch) feeds.use_cache_branch = new ort.Tensor("bool", Uint8Array.of(pastLength > 0 ? 1 : 0), [1]);
     if (!this.takesPositionIds) delete feeds.position_ids;
-    const outputs = pastLength === 0 ? await this.firstStep(feeds) : await this.session.run(feeds);
+    const kvOutput = (layer: number, kind: string) => (this.appendsNewKeys ? `new_key_values.${layer}.${kind}` : `present.${layer}.${kind}`);
+    const fetches = ["logits"];
+    for (let layer = 0; layer < this.layers; layer++) fetches.push(kvOutput(layer, "key"), kvOutput(layer, "value"));
+    const outputs = pastLength === 0 ? await this.firstStep(feeds, fetches) : await this.session.run(feeds, fetches);
     const all = outputs.logits.data as Float32Array;
     // Graphs may return logits for every new position [batch, seq, vocab] or, to save work and
     // copies, only for the last one [batch, 1, vocab]: read which from the output's shape.
@@ -71,14 +80,25 @@ export class ModelSession {
     const logits: Float32Array[] = [];
     for (let row = 0; row < batch; row++) {
       const start = ((row + 1) * positions - 1) * this.vocab;
-      logits.push(all.slice(start, start + this.vocab)); // a copy, so the big buffer can be freed
+      // A view, not a copy: the scheduler consumes every row within the step (copying each
+      // 200 KB row cost more per row than choosing its token).
+      logits.push(all.subarray(start, start + this.vocab));
     }
     const tensors: Float32Array[] = [];
     for (let layer = 0; layer < this.layers; layer++) {
-      tensors.push(outputs[`present.${layer}.key`].data as Float32Array);
-      tensors.push(outputs[`present.${layer}.value`].data as Float32Array);
+      tensors.push(outputs[kvOutput(layer, "key")].data as Float32Array);
+      tensors.push(outputs[kvOutput(layer, "value")].data as Float32Array);
     }
-    const present: KvCache = { batch, heads: this.heads, length: pastLength + seq, tensors };
+    let present: KvCache = { batch, heads: this.heads, length: pastLength + seq, tensors };
+    if (this.appendsNewKeys && past) {
+      const total = pastLength + seq;
+      const rowLengths = Array.from({ length: batch }, (_, row) => {
+        let ones = 0;
+        for (let i = row * total; i < row * total + pastLength; i++) ones += input.attentionMask[i];
+        return ones;
+      });
+      present = appendRightPadded(past, tensors, rowLengths, seq, input.reusePast ?? false);
+    }
     return { logits, present };
   }
 
@@ -89,13 +109,13 @@ export class ModelSession {
    * from `present` again, so the cache and logits are exactly what an empty past would give.
    * Merged decoders ignore the past on their no-cache branch, so their mask and present stay as is.
    */
-  private async firstStep(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+  private async firstStep(feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<ort.InferenceSession.OnnxValueMapType> {
     // A masked leading position is how left-padded graphs skip it; right-padded ones (ours) would
     // read it as the row's first key, and they take an empty past anyway.
-    if (this.manifest.io.kv_padding === "right") return this.session.run(feeds);
+    if (this.manifest.io.kv_padding === "right") return this.session.run(feeds, fetches);
     if (!this.dummyPast) {
       try {
-        return await this.session.run(feeds);
+        return await this.session.run(feeds, fetches);
       } catch (error) {
         try {
           const outputs = await runWithDummyPast(this.session, feeds);

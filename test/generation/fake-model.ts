@@ -2,6 +2,7 @@
 // logits depend on the whole history, so any mix-up of rows, positions or cache lengths changes
 // the output. `referenceNext` computes the same logits without any cache, for a naive reference.
 import type { Forward, ForwardInput, KvCache } from "../../src/generation/forward";
+import { appendRightPadded, capacityOf } from "../../src/generation/kv";
 import type { KvPadding } from "../../src/model/manifest";
 import { createTokenChooser, type SamplingSettings } from "../../src/sampling/index";
 import { createRng } from "../../src/sampling/rng";
@@ -46,7 +47,8 @@ export function fakeModel(options: FakeModelOptions = {}): FakeModel {
     const histories: number[][] = [];
     for (let row = 0; row < input.batch; row++) {
       const mask = input.attentionMask.slice(row * total, (row + 1) * total);
-      const cached = input.past ? Array.from(input.past.tensors[0].subarray(row * pastLength, (row + 1) * pastLength)) : [];
+      const stride = input.past ? capacityOf(input.past) : 0;
+      const cached = input.past ? Array.from(input.past.tensors[0].subarray(row * stride, row * stride + pastLength)) : [];
       // Padding: masked positions are not part of the row's history and must hold no data.
       const past = cached.filter((value, i) => {
         if (!mask[i] && value !== 0) throw new Error("a masked (padding) position holds data");
@@ -66,15 +68,23 @@ export function fakeModel(options: FakeModelOptions = {}): FakeModel {
       histories.push([...past, ...fresh]);
     }
     // The "cache" keeps every position (padding included, as zeros) like a real one would. On the
-    // right-padded layout a row's new tokens follow its own data, as GroupQueryAttention writes them.
-    const tensor = new Float32Array(input.batch * total);
-    for (let row = 0; row < input.batch; row++) {
-      const cached = input.past ? input.past.tensors[0].subarray(row * pastLength, (row + 1) * pastLength) : new Float32Array(0);
-      const used = right ? histories[row].length - input.seq : pastLength;
-      tensor.set(cached.subarray(0, used), row * total);
-      tensor.set(input.inputIds.slice(row * input.seq, (row + 1) * input.seq), row * total + used);
+    // right-padded layout it returns only the new positions and appends them after each row's own
+    // data, as the session does with GroupQueryAttention graphs (in place where there is headroom).
+    const fresh = Float32Array.from(input.inputIds);
+    let present: KvCache;
+    if (right && input.past) {
+      const lengths = histories.map((h) => h.length - input.seq);
+      present = appendRightPadded(input.past, [fresh, fresh.slice()], lengths, input.seq, input.reusePast ?? false);
+    } else {
+      const tensor = new Float32Array(input.batch * total);
+      for (let row = 0; row < input.batch; row++) {
+        const stride = input.past ? capacityOf(input.past) : 0;
+        const cached = input.past ? input.past.tensors[0].subarray(row * stride, row * stride + pastLength) : new Float32Array(0);
+        tensor.set(cached, row * total);
+        tensor.set(fresh.subarray(row * input.seq, (row + 1) * input.seq), row * total + pastLength);
+      }
+      present = { batch: input.batch, heads: 1, length: total, tensors: [tensor, tensor.slice()] };
     }
-    const present: KvCache = { batch: input.batch, heads: 1, length: total, tensors: [tensor, tensor.slice()] };
     return { logits: histories.map((h) => referenceLogits(h, options.eosBias)), present };
   };
   return { forward, calls };

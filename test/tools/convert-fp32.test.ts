@@ -1,9 +1,12 @@
 // fp32 conversion of both reference checkpoints reproduces transformers: logits, KV cache,
 // padded batches (both graph layouts) and greedy generations.
+import * as ort from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
 import { convertCheckpoint } from "../../tools/convert/index.js";
 import { argmax, batchedGreedyRightPadded, forward, greedy, lastLogits, loadModel, logitsAt, type LoadedModel } from "./ort-runner.js";
 import { CACHE_DIR, CHECKPOINTS, REFERENCE_DIR, VOCAB, fixtures, maxAbsDiff, referenceLogits } from "./reference.js";
+
+const i64 = (rows: number[][]) => new ort.Tensor("int64", BigInt64Array.from(rows.flat(), (v) => BigInt(v)), [rows.length, rows[0].length]);
 
 describe.each(CHECKPOINTS)("fp32 %s", (name) => {
   const fx = fixtures(name);
@@ -60,6 +63,28 @@ describe.each(CHECKPOINTS)("fp32 %s", (name) => {
       const expected = lastLogits(full.logits, 1, VOCAB, 0);
       expect(maxAbsDiff(logitsAt(step.logits, 1, VOCAB, 0, 0), expected)).toBeLessThan(1e-4);
       expect(step.present["present.0.key"].dims).toEqual([1, model.nHead, ids.length, model.headDim]);
+    }
+  });
+
+  it("new_key_values are exactly the new positions of present (what the runtime appends)", async () => {
+    const ids = fx.prompts[1].prompt_ids;
+    const { nHead: H, headDim: D } = model;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: i64([ids.slice(-3)]), attention_mask: i64([ids.map(() => 1)]), position_ids: i64([[0, 1, 2].map((i) => ids.length - 3 + i)]),
+    };
+    const prefix = await forward(model, [ids.slice(0, -3)]);
+    for (const [name, t] of Object.entries(prefix.present)) feeds[name.replace("present.", "past_key_values.")] = t;
+    const out = await model.session.run(feeds);
+    for (let l = 0; l < model.nLayer; l++) {
+      for (const kind of ["key", "value"]) {
+        const present = out[`present.${l}.${kind}`].data as Float32Array;
+        const fresh = out[`new_key_values.${l}.${kind}`];
+        expect(fresh.dims).toEqual([1, H, 3, D]);
+        for (let h = 0; h < H; h++) {
+          const tail = present.subarray((h * ids.length + ids.length - 3) * D, (h + 1) * ids.length * D);
+          expect(Array.from((fresh.data as Float32Array).subarray(h * 3 * D, (h + 1) * 3 * D))).toEqual(Array.from(tail));
+        }
+      }
     }
   });
 

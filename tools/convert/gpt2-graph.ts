@@ -13,6 +13,10 @@ export const POSITION_IDS = "position_ids";
 export const LOGITS = "logits";
 export const pastName = (layer: number, kind: "key" | "value") => `past_key_values.${layer}.${kind}`;
 export const presentName = (layer: number, kind: "key" | "value") => `present.${layer}.${kind}`;
+/** GroupQueryAttention graphs also output the keys/values of just this run's positions
+ * [batch, heads, sequence, headDim], so the runtime can append them to a cache it keeps instead
+ * of copying the whole `present` out of WASM memory every step. */
+export const newKeysName = (layer: number, kind: "key" | "value") => `new_key_values.${layer}.${kind}`;
 
 const BATCH = "batch_size";
 const SEQ = "sequence_length";
@@ -27,9 +31,10 @@ export function graphInputNames(nLayer: number): string[] {
   return [INPUT_IDS, ATTENTION_MASK, POSITION_IDS, ...past];
 }
 
-export function graphOutputNames(nLayer: number): string[] {
+export function graphOutputNames(nLayer: number, attention: AttentionKind): string[] {
   const present = Array.from({ length: nLayer }, (_, l) => [presentName(l, "key"), presentName(l, "value")]).flat();
-  return [LOGITS, ...present];
+  const fresh = Array.from({ length: nLayer }, (_, l) => [newKeysName(l, "key"), newKeysName(l, "value")]).flat();
+  return [LOGITS, ...present, ...(attention === "gqa" ? fresh : [])];
 }
 
 export interface GraphOptions {
@@ -83,7 +88,7 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
   // into the following LayerNorm by SkipLayerNormalization, which also returns the new sum.
   let residual = g.op1("Add", [tokens, g.op1("Gather", [wpe, positions], { axis: { i: 0 } })]);
   let addend: string | null = null;
-  const attend = attention === "gqa" ? gqaAttention(g, mask, H) : mhaAttention(g, ids, mask, H, D);
+  const attend = attention === "gqa" ? gqaAttention(g, mask, H, D) : mhaAttention(g, ids, mask, H, D);
 
   weights.layers.forEach((w, l) => {
     const p = `h.${l}`;
@@ -115,6 +120,13 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
       g.output({ name: presentName(l, kind), elemType: DataType.FLOAT, dims: [BATCH, H, TOTAL, D] });
     }
   }
+  if (attention === "gqa") {
+    for (let l = 0; l < L; l++) {
+      for (const kind of ["key", "value"] as const) {
+        g.output({ name: newKeysName(l, kind), elemType: DataType.FLOAT, dims: [BATCH, H, SEQ, D] });
+      }
+    }
+  }
   return g;
 }
 
@@ -125,7 +137,7 @@ type Attend = (qkv: string, layer: number) => string;
  * over a right-padded cache: row b's keys are positions [0, len_b) and its new keys are written at
  * len_b. len_b comes from the attention mask's count of ones, so the graph keeps the usual inputs.
  */
-function gqaAttention(g: GraphBuilder, mask: string, H: number): Attend {
+function gqaAttention(g: GraphBuilder, mask: string, H: number, D: number): Attend {
   const int32 = { to: { i: DataType.INT32 } };
   const lengths = g.op1("ReduceSum", [mask, g.constI64([1])], { keepdims: { i: 0 } }); // [B]
   const seqlensK = g.op1("Cast", [g.op1("Sub", [lengths, g.constI64([1], [])])], int32);
@@ -137,6 +149,13 @@ function gqaAttention(g: GraphBuilder, mask: string, H: number): Attend {
       { num_heads: { i: H }, kv_num_heads: { i: H } },
       { domain: MS_DOMAIN, outputs: [`h.${l}.attn.context`, presentName(l, "key"), presentName(l, "value")] },
     );
+    // The new positions' keys and values as GroupQueryAttention stores them: qkv's k and v
+    // thirds, [batch, seq, heads·D] → [batch, heads, seq, D]. Plain copies of the same numbers.
+    ([["key", 1], ["value", 2]] as const).forEach(([kind, third]) => {
+      const part = g.op1("Slice", [qkv, g.constI64([third * H * D]), g.constI64([(third + 1) * H * D]), g.constI64([2])]);
+      const heads = g.op1("Reshape", [part, g.constI64([0, 0, H, D])]);
+      g.op("Transpose", [heads], { perm: { ints: [0, 2, 1, 3] } }, { outputs: [newKeysName(l, kind)] });
+    });
     return context;
   };
 }

@@ -53,7 +53,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     dtype: opts.dtype,
     io: {
       inputs: graphInputNames(config.n_layer),
-      outputs: graphOutputNames(config.n_layer),
+      outputs: graphOutputNames(config.n_layer, attention),
       kv_padding: attention === "gqa" ? "right" : "left",
     },
     files: [

@@ -1,0 +1,80 @@
+// The cache reshaping helpers, on caches whose values name their (row, head, position, dim) so any
+// misplaced copy shows. Tensors are [batch, heads, capacity, headDim].
+import { describe, expect, it } from "vitest";
+import type { KvCache } from "../../src/generation/forward";
+import { appendRightPadded, keepFirst, selectRows, shrinkRight, stackPadded } from "../../src/generation/kv";
+
+const HEADS = 2;
+const DIM = 3;
+const value = (row: number, head: number, pos: number, d: number) => 1000 * (row + 1) + 100 * head + 10 * pos + d + 1;
+
+/** A cache whose row r holds lengths[r] positions at the start of its blocks (right-padded). */
+function cache(lengths: number[], capacity = Math.max(...lengths)): KvCache {
+  const t = new Float32Array(lengths.length * HEADS * capacity * DIM);
+  lengths.forEach((length, row) => {
+    for (let h = 0; h < HEADS; h++) for (let p = 0; p < length; p++) for (let d = 0; d < DIM; d++) {
+      t[((row * HEADS + h) * capacity + p) * DIM + d] = value(row, h, p, d);
+    }
+  });
+  return { batch: lengths.length, heads: HEADS, length: Math.max(...lengths), capacity, tensors: [t, t.map((v) => -v)] };
+}
+
+/** Row `row`'s positions [0, count) of head `head` in tensor 0. */
+function positions(kv: KvCache, row: number, head: number, count: number): number[][] {
+  const capacity = kv.capacity ?? kv.length;
+  return Array.from({ length: count }, (_, p) => Array.from(kv.tensors[0].subarray(((row * kv.heads + head) * capacity + p) * DIM, ((row * kv.heads + head) * capacity + p + 1) * DIM)));
+}
+
+const expected = (row: number, head: number, count: number, from = row) =>
+  Array.from({ length: count }, (_, p) => Array.from({ length: DIM }, (_, d) => value(from, head, p, d)));
+
+/** One new position per row: [batch, heads, 1, headDim], values tagged 9000+. */
+function freshStep(batch: number): Float32Array[] {
+  const t = new Float32Array(batch * HEADS * DIM).map((_, i) => 9000 + i);
+  return [t, t.map((v) => -v)];
+}
+
+describe("KV cache helpers", () => {
+  it("appendRightPadded writes each row's new position right after its own data", () => {
+    const kv = cache([2, 4]);
+    const out = appendRightPadded(kv, freshStep(2), [2, 4], 1, false);
+    expect(out.length).toBe(5);
+    expect(out.tensors[0]).not.toBe(kv.tensors[0]); // not in place: the input is left as it was
+    expect(positions(out, 0, 1, 2)).toEqual(expected(0, 1, 2));
+    expect(positions(out, 0, 1, 3)[2]).toEqual([9003, 9004, 9005]); // row 0, head 1, at position 2
+    expect(positions(out, 1, 0, 5)[4]).toEqual([9006, 9007, 9008]); // row 1, head 0, at position 4
+    expect(positions(out, 0, 0, 5)[4]).toEqual([0, 0, 0]); // row 0's padding stays zero
+    expect(Array.from(out.tensors[1].subarray(0, 3))).toEqual([-value(0, 0, 0, 0), -value(0, 0, 0, 1), -value(0, 0, 0, 2)]);
+  });
+
+  it("in place, it grows once with headroom and then writes into the same buffers", () => {
+    const first = appendRightPadded(cache([3]), freshStep(1), [3], 1, true);
+    expect(first.capacity).toBeGreaterThan(first.length);
+    const second = appendRightPadded(first, freshStep(1), [4], 1, true);
+    expect(second.tensors[0]).toBe(first.tensors[0]);
+    expect(second.length).toBe(5);
+    expect(positions(second, 0, 0, 5).slice(0, 3)).toEqual(expected(0, 0, 3));
+    expect(positions(second, 0, 0, 5).slice(3)).toEqual([[9000, 9001, 9002], [9000, 9001, 9002]]);
+  });
+
+  it("stacks caches with headroom, compact, on either side", () => {
+    const a = shrinkRight(appendRightPadded(cache([2]), freshStep(1), [2], 1, true), 3);
+    const b = cache([1]);
+    const right = stackPadded(a, b, "right").kv;
+    expect(right.capacity ?? right.length).toBe(3);
+    expect(positions(right, 0, 1, 2)).toEqual(expected(0, 1, 2));
+    expect(positions(right, 1, 1, 3)).toEqual([...expected(0, 1, 1), [0, 0, 0], [0, 0, 0]]);
+    const left = stackPadded(a, b, "left").kv;
+    expect(positions(left, 1, 0, 3)).toEqual([[0, 0, 0], [0, 0, 0], ...expected(0, 0, 1)]);
+  });
+
+  it("selectRows and keepFirst keep the right positions of a cache with headroom", () => {
+    const kv = cache([2, 3], 6);
+    const second = selectRows(kv, [1]);
+    expect(positions(second, 0, 1, 3)).toEqual(expected(1, 1, 3));
+    const prefix = keepFirst(kv, 2);
+    expect(prefix.capacity ?? prefix.length).toBe(2);
+    expect(prefix.tensors[0].length).toBe(2 * HEADS * 2 * DIM);
+    expect(positions(prefix, 1, 1, 2)).toEqual(expected(1, 1, 2));
+  });
+});

@@ -89,7 +89,10 @@ export class ModelSession {
       tensors.push(outputs[kvOutput(layer, "key")].data as Float32Array);
       tensors.push(outputs[kvOutput(layer, "value")].data as Float32Array);
     }
-    let present: KvCache = { batch, heads: this.heads, length: pastLength + seq, tensors };
+    // GroupQueryAttention's present is as long as the past buffer it was fed when that has
+    // headroom: the same layout, so the headroom carries over.
+    const presentPositions = outputs[kvOutput(0, "key")].dims[2];
+    let present: KvCache = { batch, heads: this.heads, length: pastLength + seq, capacity: presentPositions, tensors };
     if (this.appendsNewKeys && past) {
       const total = pastLength + seq;
       const rowLengths = Array.from({ length: batch }, (_, row) => {

@@ -31,6 +31,9 @@ export interface FakeModelOptions {
   /** Where shorter rows' padding sits in the cache: "left" (MultiHeadAttention graphs) or "right"
    * (GroupQueryAttention: a row's new keys are written right after its own, not at the end). */
   padding?: KvPadding;
+  /** Right padding only: return just the new positions for the session-side append (our graphs,
+   * default) or, like GroupQueryAttention's `present`, the whole cache as long as the past buffer. */
+  newKeysOnly?: boolean;
 }
 
 export function fakeModel(options: FakeModelOptions = {}): FakeModel {
@@ -72,9 +75,14 @@ export function fakeModel(options: FakeModelOptions = {}): FakeModel {
     // data, as the session does with GroupQueryAttention graphs (in place where there is headroom).
     const fresh = Float32Array.from(input.inputIds);
     let present: KvCache;
-    if (right && input.past) {
+    if (right && input.past && options.newKeysOnly !== false) {
       const lengths = histories.map((h) => h.length - input.seq);
       present = appendRightPadded(input.past, [fresh, fresh.slice()], lengths, input.seq, input.reusePast ?? false);
+    } else if (right && input.past) {
+      const capacity = Math.max(total, capacityOf(input.past));
+      const tensor = new Float32Array(input.batch * capacity);
+      histories.forEach((history, row) => tensor.set(history, row * capacity));
+      present = { batch: input.batch, heads: 1, length: total, capacity, tensors: [tensor, tensor.slice()] };
     } else {
       const tensor = new Float32Array(input.batch * total);
       for (let row = 0; row < input.batch; row++) {

@@ -23,9 +23,10 @@ const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 describe("BatchScheduler", () => {
   // Optimum exports read a left-padded cache, our GroupQueryAttention graphs a right-padded one.
-  describe.each(["left", "right"] as const)("with %s-padded keys/values", (padding) => {
+  // Right-padded graphs either return just the new positions (ours) or the whole present.
+  describe.each([["left", true], ["right", true], ["right", false]] as const)("with %s-padded keys/values (new keys only: %s)", (padding, newKeysOnly) => {
     it("requests arriving mid-generation join the batch; every output equals the request run alone", async () => {
-      const model = fakeModel({ eosBias: 12.5, padding });
+      const model = fakeModel({ eosBias: 12.5, padding, newKeysOnly });
       const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 8, maxWaiting: 8 }, { kvPadding: padding });
       const specs = [
         job([1, 2, 3], { maxNewTokens: 14 }),
@@ -48,7 +49,7 @@ describe("BatchScheduler", () => {
     });
 
     it("trims padding nobody needs once the longest row leaves", async () => {
-      const model = fakeModel({ padding });
+      const model = fakeModel({ padding, newKeysOnly });
       const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 }, { kvPadding: padding });
       const long = scheduler.submit(job(Array.from({ length: 30 }, (_, i) => i + 100), { maxNewTokens: 3 }));
       await tick();

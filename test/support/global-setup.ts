@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { convertCheckpoint } from "../../tools/convert/index";
 import { writeOnnxModelFolder } from "../../tools/fetch/onnx-export";
-import { writeNeedsPastModel } from "./needs-past-graph";
+import { writeNeedsPastModel, writePresentOnlyModel } from "./needs-past-graph";
 import { writeSyntheticCheckpoint } from "../../tools/synth/index";
 import { writeBrokenModels } from "./broken-models";
 import { MODEL_CACHE_DIR, REFERENCE_DIR } from "./model-files";
@@ -25,6 +25,7 @@ export default async function setup(): Promise<void> {
       for (const dtype of ["fp32", "int8"] as const) {
         await convertCheckpoint(path.join(REFERENCE_DIR, name), { dtype, outDir: path.join(MODEL_CACHE_DIR, `${name}-${dtype}`), name });
       }
+      if (name === "tiny-a") await writePresentOnlyModel(path.join(MODEL_CACHE_DIR, "tiny-a-int8"), path.join(MODEL_CACHE_DIR, "tiny-a-present-only-int8"));
       for (const file of [`${name}.fixtures.json`, `${name}.logits.bin`]) {
         await copyFile(path.join(REFERENCE_DIR, file), path.join(MODEL_CACHE_DIR, file));
       }

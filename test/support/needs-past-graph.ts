@@ -1,4 +1,4 @@
-// Test model: a converted GPT-2 whose graph refuses an empty past, like exports traced or merged
+// Test models derived from converted ones. writeNeedsPastModel: a converted GPT-2 whose graph refuses an empty past, like exports traced or merged
 // with a fixed dummy past in mind. It reads position 0 of past_key_values.0.key (an out-of-bounds
 // Gather when the past is empty) and adds 0 × its sum to the logits — so with any non-empty past
 // the outputs are exactly those of the original model, and only the first step's past matters.
@@ -32,4 +32,25 @@ export async function writeNeedsPastModel(fromDir: string, outDir: string): Prom
   for (const file of manifest.files.filter((f) => f.role === "weights")) await copyFile(path.join(fromDir, file.path), path.join(outDir, file.path));
   const files = manifest.files.map((f) => (f === graphFile ? { ...f, bytes: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") } : f));
   await writeFile(path.join(outDir, "manifest.json"), JSON.stringify({ ...manifest, name: `${manifest.name}-needs-past`, files }, null, 2));
+}
+
+/**
+ * Test model: a converted GroupQueryAttention model without its new_key_values outputs, like a
+ * right-padded graph from elsewhere: the runtime then reads the whole `present` every step, which
+ * is as long as the past buffer it was fed (headroom included).
+ */
+export async function writePresentOnlyModel(fromDir: string, outDir: string): Promise<void> {
+  const manifest = JSON.parse(await readFile(path.join(fromDir, "manifest.json"), "utf8")) as ModelManifest;
+  const graphFile = manifest.files.find((f) => f.role === "graph")!;
+  const model = decodeModel(await readFile(path.join(fromDir, graphFile.path)));
+  const isNew = (name: string) => name.startsWith("new_key_values.");
+  model.graph.output = model.graph.output.filter((o: { name: string }) => !isNew(o.name));
+  model.graph.node = model.graph.node.filter((n: { output: string[] }) => !n.output.some(isNew));
+  const bytes = encodeModel(model);
+  await mkdir(outDir, { recursive: true });
+  await writeFile(path.join(outDir, graphFile.path), bytes);
+  for (const file of manifest.files.filter((f) => f.role === "weights")) await copyFile(path.join(fromDir, file.path), path.join(outDir, file.path));
+  const files = manifest.files.map((f) => (f === graphFile ? { ...f, bytes: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") } : f));
+  const io = { ...manifest.io, outputs: manifest.io.outputs.filter((name) => !isNew(name)) };
+  await writeFile(path.join(outDir, "manifest.json"), JSON.stringify({ ...manifest, name: `${manifest.name}-present-only`, io, files }, null, 2));
 }

@@ -39,7 +39,12 @@ export async function ensureBenchModel(shape: BenchShape, log: (line: string) =>
   return folder;
 }
 
-async function converterHash(): Promise<string> {
+// Hashed once, when this process starts: the converter code it runs is the code loaded then, even
+// if the sources change during a long run (a later stamp would vouch for code it never ran).
+const converterHashAtStart = hashConverterSources();
+const converterHash = () => converterHashAtStart;
+
+async function hashConverterSources(): Promise<string> {
   const dir = resolve(import.meta.dirname, "../convert");
   const hash = createHash("sha256");
   for (const file of (await readdir(dir)).sort()) hash.update(file).update(await readFile(join(dir, file)));

@@ -112,14 +112,16 @@ export function benchmarksMarkdown(results: Record<string, ModelResult>, plan: S
       "GPT-2-124M = 12 layers; 768 wide, 12 heads, GPT-2's vocabulary), converted to int8 by `npm run model:convert`. " +
       "All engines run the same ONNX file. **ours**: the bench Worker (tools/bench/worker.ts) in workerd through " +
       "wrangler, loading the model over HTTP through the model registry and generating through the generation service " +
-      "(greedy, response and prefix caches off). **plain in workerd**: the straightforward loop below, inside the same " +
+      "(greedy, response and prefix caches off); it keeps the KV cache in JS and fetches only each step's " +
+      "`new_key_values.*`. **plain in workerd**: the straightforward loop below, inside the same " +
       "workerd with the same session options — what our serving path costs on top of onnxruntime itself (workerd runs " +
       "WASM slower than Node, so this is the fair comparison for our overhead). **plain web**: the straightforward onnxruntime-web loop in Node " +
       "(WASM SIMD, 1 thread), feeding `present.*` back as `past_key_values.*`. **native**: the same loop on " +
       "onnxruntime-node, 1 intra-op thread. Decode speed at context N: prefill an N-token prompt, then the median of " +
       `${plan.decodeSteps} decode steps. Times are wall clock; workerd's clock has 1 ms resolution.`,
     "",
-    "Memory: ORT's WASM linear memory is read inside the isolate (it never shrinks, so its final size is its peak). " +
+    "Memory: ORT's WASM linear memory is read inside the isolate (it never shrinks, so its final size is its peak; " +
+      "onnxruntime's emscripten heap grows in steps of at least 20%, so a figure is the first step past what was needed). " +
       "workerd offers no JS heap figure (process.memoryUsage() returns zeros there), so the isolate's total " +
       "(WASM + JS heap + native) is bounded from outside by the workerd process's peak RSS (VmHWM) minus its idle RSS.",
     "",

@@ -34,7 +34,7 @@ describe.each(["tiny-a-int8", "tiny-a-present-only-int8"])("batching on a real m
     const loaded = await getModel(envFor(model).MODEL, envFor(model) as unknown as Record<string, unknown>);
     expect(loaded.session.manifest.io.outputs.includes("new_key_values.0.key")).toBe(model === "tiny-a-int8");
     const specs = jobs();
-    const alone = [];
+    const alone: number[][][] = [];
     for (const spec of specs) alone.push(tokens(await loaded.scheduler.submit(spec)));
     // Again, concurrently, arriving a few steps apart so they join a batch already running.
     const pending = [];

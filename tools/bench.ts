@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { BENCH_DIR, ensureBenchModel, FULL_SHAPES, QUICK_SHAPES } from "./bench/models.js";
 import { FULL_PLAN, QUICK_PLAN } from "./bench/plan.js";
-import { benchmarksMarkdown, cacheTable, machineDescription, memoryTable, speedTable } from "./bench/report.js";
+import { batchTable, benchmarksMarkdown, cacheTable, machineDescription, memoryTable, speedTable } from "./bench/report.js";
 import { benchModel, type ModelResult } from "./bench/run.js";
 import { readFile } from "node:fs/promises";
 
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     results[shape.name] = await benchModel(folder, weightBytes, plan, log);
   }
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...cacheTable(results)].join("\n"));
+  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...batchTable(results), "", ...cacheTable(results)].join("\n"));
   if (values.write) {
     if (values.quick) throw new Error("--write records a full run; drop --quick");
     const path = resolve(import.meta.dirname, "../BENCHMARKS.md");

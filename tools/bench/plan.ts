@@ -11,10 +11,13 @@ export interface SpeedPlan {
   memoryTokens: number;
   /** Length of the long prompt repeated and extended for the prefix-reuse figures. */
   prefixTokens: number;
+  /** Batching: this many concurrent requests against one, each generating batchTokens tokens. */
+  batchRows: number;
+  batchTokens: number;
 }
 
-export const FULL_PLAN: SpeedPlan = { prefillTokens: 128, contexts: [16, 128, 512], decodeSteps: 16, memoryTokens: 256, prefixTokens: 512 };
-export const QUICK_PLAN: SpeedPlan = { prefillTokens: 32, contexts: [16, 64], decodeSteps: 3, memoryTokens: 16, prefixTokens: 48 };
+export const FULL_PLAN: SpeedPlan = { prefillTokens: 128, contexts: [16, 128, 512], decodeSteps: 16, memoryTokens: 256, prefixTokens: 512, batchRows: 8, batchTokens: 32 };
+export const QUICK_PLAN: SpeedPlan = { prefillTokens: 32, contexts: [16, 64], decodeSteps: 3, memoryTokens: 16, prefixTokens: 48, batchRows: 4, batchTokens: 8 };
 
 /** Speed figures of one engine on one model; times in milliseconds. */
 export interface EngineResult {

@@ -54,6 +54,18 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 };
 
+/** Continuous batching in our Worker: concurrent requests' aggregate tokens/s against one request's. */
+export function batchTable(results: Record<string, ModelResult>): string[] {
+  const rows = [
+    "| model | 1 request, tokens/s | concurrent requests, aggregate tokens/s | batching speedup |",
+    "|---|---:|---:|---:|",
+  ];
+  for (const [model, { batch: b }] of Object.entries(results)) {
+    rows.push(`| ${model} | ${b.singleTokensPerSecond.toFixed(1)} | ${b.rows} at once: ${b.batchedTokensPerSecond.toFixed(1)} | ${ratio(b.batchedTokensPerSecond / b.singleTokensPerSecond)} |`);
+  }
+  return rows;
+}
+
 /** Caching (issue 4): response-cache hits next to cold generations, and prefix reuse on a long prompt. */
 export function cacheTable(results: Record<string, ModelResult>): string[] {
   const rows = [
@@ -132,6 +144,13 @@ export function benchmarksMarkdown(results: Record<string, ModelResult>, plan: S
     "## Memory (int8)",
     "",
     ...memoryTable(results),
+    "",
+    "## Batching (int8)",
+    "",
+    `Our Worker's continuous batching: ${plan.batchRows} greedy requests started at once (distinct 16-token prompts, ` +
+      `${plan.batchTokens} new tokens each, prefills included) against one request alone; aggregate tokens/s.`,
+    "",
+    ...batchTable(results),
     "",
     "## Caching (int8)",
     "",

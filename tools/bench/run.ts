@@ -28,6 +28,13 @@ export interface CacheResult {
   prefix: { promptTokens: number; coldMs: number; repeatedMs: number; repeatedCachedTokens: number; extendedMs: number; extendedCachedTokens: number };
 }
 
+export interface BatchResult {
+  rows: number;
+  /** Aggregate tokens/s of one request alone and of `rows` requests at once (prefills included). */
+  singleTokensPerSecond: number;
+  batchedTokensPerSecond: number;
+}
+
 export interface ModelResult {
   ours: EngineResult;
   /** The plain loop inside workerd: our serving overhead, on the same runtime. */
@@ -36,6 +43,7 @@ export interface ModelResult {
   native: EngineResult;
   memory: MemoryResult;
   cache: CacheResult;
+  batch: BatchResult;
 }
 
 interface Generation {
@@ -47,7 +55,7 @@ interface Generation {
 
 export async function benchModel(folder: string, weightBytes: number, plan: SpeedPlan, log: (line: string) => void): Promise<ModelResult> {
   log(`${folder}: our Worker in workerd…`);
-  const { ours, memory, cache, plainWorkerd } = await benchWorker(folder, weightBytes, plan);
+  const { ours, memory, cache, plainWorkerd, batch } = await benchWorker(folder, weightBytes, plan);
   const dir = join(BENCH_DIR, folder);
   log(`${folder}: plain onnxruntime-web loop (Node, WASM, 1 thread)…`);
   ortWeb.env.wasm.numThreads = 1;
@@ -60,11 +68,11 @@ export async function benchModel(folder: string, weightBytes: number, plan: Spee
   const nat = await loadPlain(ortNode as unknown as OrtPackage, dir, nativeOptions, true);
   const native = await measurePlain(ortNode as unknown as OrtPackage, nat, plan);
   await nat.session.release();
-  return { ours, plainWorkerd, plainWeb, native, memory, cache };
+  return { ours, plainWorkerd, plainWeb, native, memory, cache, batch };
 }
 
 /** A fresh workerd per model, so memory figures start from an empty isolate. */
-async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan): Promise<{ ours: EngineResult; memory: MemoryResult; cache: CacheResult; plainWorkerd: EngineResult }> {
+async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan): Promise<{ ours: EngineResult; memory: MemoryResult; cache: CacheResult; plainWorkerd: EngineResult; batch: BatchResult }> {
   const worker = await startBenchWorker(BENCH_DIR);
   try {
     const rssIdle = (await worker.rss()).current;
@@ -83,9 +91,16 @@ async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan):
     const first = await generate(plan.prefillTokens, 1);
     const decodeMs: Record<number, number> = {};
     for (const context of plan.contexts) decodeMs[context] = median((await generate(context, plan.decodeSteps + 1)).stepMs);
+    const batched = (rows: number) => worker.call<{ tokensPerSecond: number }>("/batch", { model, rows, newTokens: plan.batchTokens });
+    await batched(1); // warm-up
+    const batch: BatchResult = {
+      rows: plan.batchRows,
+      singleTokensPerSecond: (await batched(1)).tokensPerSecond,
+      batchedTokensPerSecond: (await batched(plan.batchRows)).tokensPerSecond,
+    };
     const cache = await worker.call<CacheResult>("/cache", { model, promptTokens: plan.prefixTokens });
     const plainWorkerd = await worker.call<EngineResult>("/plain", { model, plan });
-    return { ours: { coldStartMs: load.loadMs, prefillMs: first.prefillMs, ttftMs: first.ttftMs, decodeMs }, memory, cache, plainWorkerd };
+    return { ours: { coldStartMs: load.loadMs, prefillMs: first.prefillMs, ttftMs: first.ttftMs, decodeMs }, memory, cache, plainWorkerd, batch };
   } finally {
     await worker.close();
   }

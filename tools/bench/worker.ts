@@ -52,6 +52,8 @@ interface BenchRequest {
   /** /generate: prompt length in tokens and tokens to generate. */
   promptTokens?: number;
   newTokens?: number;
+  /** /batch: how many requests to run at once. */
+  rows?: number;
   /** /plain: the speed plan to run with the plain loop. */
   plan?: SpeedPlan;
 }
@@ -67,6 +69,7 @@ export default {
       return Response.json({ loadMs: performance.now() - started, wasmBytes: wasmBytes() });
     }
     if (path === "/generate") return Response.json(await timedGeneration(env, body.promptTokens!, body.newTokens!));
+    if (path === "/batch") return Response.json(await batchedGeneration(env, body.rows!, body.newTokens!));
     if (path === "/cache") return Response.json(await cacheBench(body.origin, body.model, body.promptTokens!));
     if (path === "/plain") return Response.json(await plainInWorkerd(body.origin, body.model, body.plan!));
     return new Response("not found", { status: 404 });
@@ -87,6 +90,23 @@ async function timedGeneration(env: Record<string, unknown>, promptTokens: numbe
   if (outcome.plan.promptIds.length !== promptTokens) throw new Error(`prompt has ${outcome.plan.promptIds.length} tokens, expected ${promptTokens}`);
   const stepMs = tokenAt.slice(1).map((t, i) => t - tokenAt[i]);
   return { ttftMs: tokenAt[0] - started, prefillMs: outcome.timings.prefill_ms, stepMs, wasmBytes: wasmBytes() };
+}
+
+/**
+ * `rows` greedy requests at once (distinct 16-token prompts, so none shares another's run), each
+ * generating exactly `newTokens`: aggregate tokens/s, prefills included, as the scheduler batches them.
+ */
+async function batchedGeneration(env: Record<string, unknown>, rows: number, newTokens: number) {
+  const started = performance.now();
+  const outcomes = await Promise.all(
+    Array.from({ length: rows }, (_, i) => {
+      const request = { prompt: ` ${i + 1}${" the".repeat(15)}`, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false } as GenerateRequest;
+      return runGeneration(env as never, request, { cache: false });
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const tokens = outcomes.reduce((sum, o) => sum + o.result.sequences[0].tokenIds.length, 0);
+  return { tokensPerSecond: tokens / seconds, tokens };
 }
 
 /**

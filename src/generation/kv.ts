@@ -39,10 +39,9 @@ export function selectRows(kv: KvCache, rows: readonly number[]): KvCache {
 
 /**
  * Stack two batches into one of length max(a, b), without headroom: the shorter one's rows get
- * zero keys/values on the given side (the caller masks them out). Returns the merged cache and
- * each part's padding.
+ * zero keys/values on the given side (the caller masks them out).
  */
-export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left"): { kv: KvCache; padA: number; padB: number } {
+export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left"): KvCache {
   if (a.heads !== b.heads || a.tensors.length !== b.tensors.length) throw new Error("cannot stack caches of different models");
   if (a.length === 0 || b.length === 0) throw new Error("cannot stack an empty cache");
   const length = Math.max(a.length, b.length);
@@ -53,7 +52,7 @@ export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left"): {
     copyBlocks(b.tensors[i], b, out, a.batch, length, side === "left" ? length - b.length : 0, headDim);
     return out;
   });
-  return { kv: { batch: a.batch + b.batch, heads: a.heads, length, tensors }, padA: length - a.length, padB: length - b.length };
+  return { batch: a.batch + b.batch, heads: a.heads, length, tensors };
 }
 
 /** Copy the used positions of every (row, head) block of `from` into `out` (blocks of `capacity`

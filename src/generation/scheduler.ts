@@ -165,7 +165,7 @@ export class BatchScheduler {
       job.prefillEnd = budget.now();
       // The sequences share the prompt: its keys/values were computed once, now one row each.
       const rows = repeatRows(prefill.present, job.sequences.length);
-      this.kv = this.kv === null ? rows : stackPadded(this.kv, rows, this.padding).kv;
+      this.kv = this.kv === null ? rows : stackPadded(this.kv, rows, this.padding);
       job.sequences.forEach((sequence, i) => {
         this.slots.push({ job, sequence, length: rows.length, logits: i === 0 ? prefill.logits[0] : prefill.logits[0].slice() });
       });

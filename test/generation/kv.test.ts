@@ -60,11 +60,11 @@ describe("KV cache helpers", () => {
   it("stacks caches with headroom, compact, on either side", () => {
     const a = shrinkRight(appendRightPadded(cache([2]), freshStep(1), [2], 1, true), 3);
     const b = cache([1]);
-    const right = stackPadded(a, b, "right").kv;
+    const right = stackPadded(a, b, "right");
     expect(right.capacity ?? right.length).toBe(3);
     expect(positions(right, 0, 1, 2)).toEqual(expected(0, 1, 2));
     expect(positions(right, 1, 1, 3)).toEqual([...expected(0, 1, 1), [0, 0, 0], [0, 0, 0]]);
-    const left = stackPadded(a, b, "left").kv;
+    const left = stackPadded(a, b, "left");
     expect(positions(left, 1, 0, 3)).toEqual([[0, 0, 0], [0, 0, 0], ...expected(0, 0, 1)]);
   });
 

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { convertCheckpoint } from "../../tools/convert/index";
 import { writeOnnxModelFolder } from "../../tools/fetch/onnx-export";
-import { writeNeedsPastModel, writePresentOnlyModel } from "./needs-past-graph";
+import { writeNeedsPastModel, writePresentOnlyModel } from "./derived-models";
 import { writeSyntheticCheckpoint } from "../../tools/synth/index";
 import { writeBrokenModels } from "./broken-models";
 import { MODEL_CACHE_DIR, REFERENCE_DIR } from "./model-files";
@@ -43,7 +43,7 @@ export default async function setup(): Promise<void> {
       });
     }
     available.push("tiny-a-onnx");
-    // And a graph that refuses the empty first-step past (see needs-past-graph.ts), built like
+    // And a graph that refuses the empty first-step past (see derived-models.ts), built like
     // those exports on a left-padded cache (MultiHeadAttention), where the dummy past applies.
     const mhaDir = path.join(MODEL_CACHE_DIR, "tiny-a-mha-fp32");
     await convertCheckpoint(path.join(REFERENCE_DIR, "tiny-a"), { dtype: "fp32", outDir: mhaDir, name: "tiny-a", attention: "mha" });

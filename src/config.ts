@@ -92,6 +92,16 @@ function intVar(vars: ConfigVars, name: keyof ConfigVars, fallback: number, min:
 
 const cache = new WeakMap<object, Config>();
 
+/** `build`, run once per Limits object (one per env, see loadConfig): request schemas, docs. */
+export function perLimits<T>(build: (limits: Limits) => T): (limits: Limits) => T {
+  const built = new WeakMap<Limits, T>();
+  return (limits) => {
+    let value = built.get(limits);
+    if (value === undefined) built.set(limits, (value = build(limits)));
+    return value;
+  };
+}
+
 /** Parse once per env object (env is stable for an isolate). */
 export function loadConfig(vars: ConfigVars): Config {
   const hit = cache.get(vars);

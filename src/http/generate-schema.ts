@@ -2,7 +2,7 @@
 // logit_bias, which Hugging Face lacks). Unknown fields are rejected (a typo such as "top-p" must
 // not be silently ignored). Every message names the allowed range.
 import { z } from "zod";
-import type { Limits } from "../config";
+import { perLimits, type Limits } from "../config";
 import { NO_PENALTIES, type PenaltySettings } from "../sampling/penalties";
 import { UINT32_MAX, bool, int, logitBiasField, parseOrThrow, penaltyField, positive, stopField, strictError } from "./fields";
 
@@ -38,13 +38,11 @@ export function buildGenerateSchema(limits: Limits) {
 
 export type GenerateRequest = z.infer<ReturnType<typeof buildGenerateSchema>>;
 
-const schemas = new WeakMap<Limits, ReturnType<typeof buildGenerateSchema>>();
+const schemaFor = perLimits(buildGenerateSchema);
 
 /** Validate, or throw a 400 naming the first offending field. */
 export function parseGenerateRequest(body: unknown, limits: Limits): GenerateRequest {
-  let schema = schemas.get(limits);
-  if (!schema) schemas.set(limits, (schema = buildGenerateSchema(limits)));
-  return parseOrThrow(schema, body, "see the API reference for accepted fields");
+  return parseOrThrow(schemaFor(limits), body, "see the API reference for accepted fields");
 }
 
 /** The request's OpenAI-style adjustments, for the decode loop (NO_PENALTIES when none is set). */

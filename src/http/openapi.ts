@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
-import { loadConfig, type Limits } from "../config";
+import { loadConfig, perLimits, type Limits } from "../config";
 import { buildGenerateSchema } from "./generate-schema";
 import { SERVER_VERSION } from "./info";
 import { buildCompletionSchema } from "./openai/schema";
@@ -96,11 +96,8 @@ export function openApiDocument(limits: Limits) {
   };
 }
 
-const documents = new WeakMap<Limits, ReturnType<typeof openApiDocument>>();
+const documentFor = perLimits(openApiDocument);
 
 export function handleOpenApi(c: Context<AppEnv>): Response {
-  const { limits } = loadConfig(c.env);
-  let document = documents.get(limits);
-  if (!document) documents.set(limits, (document = openApiDocument(limits)));
-  return c.json(document);
+  return c.json(documentFor(loadConfig(c.env).limits));
 }

@@ -3,7 +3,7 @@
 // means "default" as in OpenAI's API. OpenAI's defaults differ from Hugging Face's: temperature 1,
 // top_p 1, no top_k (the full distribution), max_tokens 16.
 import { z } from "zod";
-import type { Limits } from "../../config";
+import { perLimits, type Limits } from "../../config";
 import { badRequest } from "../../errors";
 import { UINT32_MAX, bool, int, logitBiasField, nestedError, parseOrThrow, penaltyField, ranged, stopField, strictError } from "../fields";
 import type { GenerateRequest } from "../generate-schema";
@@ -52,12 +52,10 @@ export function buildCompletionSchema(limits: Limits) {
 
 export type CompletionRequest = z.infer<ReturnType<typeof buildCompletionSchema>>;
 
-const schemas = new WeakMap<Limits, ReturnType<typeof buildCompletionSchema>>();
+const schemaFor = perLimits(buildCompletionSchema);
 
 export function parseCompletionRequest(body: unknown, limits: Limits): CompletionRequest {
-  let schema = schemas.get(limits);
-  if (!schema) schemas.set(limits, (schema = buildCompletionSchema(limits)));
-  const request = parseOrThrow(schema, body, "see OpenAI's Completions API for accepted fields");
+  const request = parseOrThrow(schemaFor(limits), body, "see OpenAI's Completions API for accepted fields");
   const n = request.n ?? 1;
   if (request.best_of != null && request.best_of !== n) {
     throw badRequest(`best_of (${request.best_of}) must equal n (${n}): ranking extra samples is not supported`, "best_of");

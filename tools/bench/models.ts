@@ -27,7 +27,7 @@ export async function ensureBenchModel(shape: BenchShape, log: (line: string) =>
   const checkpoint = join(BENCH_DIR, `${shape.name}-checkpoint`);
   const folder = `${shape.name}-int8`;
   const stampFile = join(BENCH_DIR, folder, "bench-stamp.txt");
-  const stamp = `${JSON.stringify(shape)} ${await converterHash()}`;
+  const stamp = `${JSON.stringify(shape)} ${await converterHashAtStart}`;
   if (existsSync(stampFile) && (await readFile(stampFile, "utf8")) === stamp) return folder;
   if (!existsSync(join(checkpoint, "config.json"))) {
     log(`writing synthetic ${shape.name}-shaped checkpoint (${shape.layers}×${shape.embd}, ${shape.heads} heads)…`);
@@ -42,7 +42,6 @@ export async function ensureBenchModel(shape: BenchShape, log: (line: string) =>
 // Hashed once, when this process starts: the converter code it runs is the code loaded then, even
 // if the sources change during a long run (a later stamp would vouch for code it never ran).
 const converterHashAtStart = hashConverterSources();
-const converterHash = () => converterHashAtStart;
 
 async function hashConverterSources(): Promise<string> {
   const dir = resolve(import.meta.dirname, "../convert");

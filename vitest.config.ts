@@ -2,18 +2,27 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { MODEL_CACHE_DIR, serveModelFile } from "./test/support/model-files.ts";
 
-// Three projects: fast unit tests in Node (pure logic, the converter), the Worker inside workerd
-// (the real runtime: ORT WASM, bindings, HTTP), and the demo page in headless Chromium against
-// `wrangler dev`. globalSetup converts the reference checkpoints once.
+// Four projects: fast unit tests in Node (pure logic: sampling, tokenizer, engine on a fake model,
+// KV, plans, schemas; no model files — `npm run test:unit`), the converter and model tools in Node
+// (they convert the reference checkpoints), the Worker inside workerd (the real runtime: ORT WASM,
+// bindings, HTTP; its globalSetup converts the test models once), and the demo page in headless
+// Chromium against `wrangler dev`.
 export default defineConfig({
   test: {
-    globalSetup: ["./test/support/global-setup.ts"],
     projects: [
       {
         test: {
           name: "unit",
           environment: "node",
-          include: ["test/{sampling,generation,tokenizer,tools,http,cache}/**/*.test.ts"],
+          include: ["test/{sampling,engine,generation,tokenizer,http}/**/*.test.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: "tools",
+          environment: "node",
+          include: ["test/tools/**/*.test.ts"],
           testTimeout: 120_000,
         },
       },
@@ -43,6 +52,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
+          globalSetup: ["./test/support/global-setup.ts"],
           include: ["test/worker/**/*.test.ts"],
           testTimeout: 120_000,
         },

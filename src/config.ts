@@ -37,7 +37,13 @@ export interface Config {
   apiKeys: string[];
   /** Log prompts and generated text (LOG_PROMPTS="1"). Off by default: they are the users' data. */
   logPrompts: boolean;
+  /** After a failed model load, wait this long before the next try, doubling per failure up to
+   * MODEL_RETRY_MAX_MS; requests meanwhile get 503 with the last reason. 0 = retry on every request. */
+  modelRetryMs: number;
 }
+
+/** The longest wait between two model load attempts. */
+export const MODEL_RETRY_MAX_MS = 60_000;
 
 export const DEFAULT_MODEL = "assets:dev/tiny-int8";
 
@@ -74,6 +80,7 @@ export interface ConfigVars {
   /** A Worker secret (`wrangler secret put API_KEYS`), not a var. */
   API_KEYS?: string;
   LOG_PROMPTS?: string;
+  MODEL_RETRY_MS?: string;
 }
 
 /** "a, b,,c" → ["a", "b", "c"]. */
@@ -124,6 +131,7 @@ export function loadConfig(vars: ConfigVars): Config {
     corsOrigins: listVar(vars.CORS_ORIGINS),
     apiKeys: listVar(vars.API_KEYS),
     logPrompts: vars.LOG_PROMPTS === "1",
+    modelRetryMs: intVar(vars, "MODEL_RETRY_MS", 1000, 0),
   };
   config.limits.defaultMaxNewTokens = Math.min(config.limits.defaultMaxNewTokens, config.limits.maxNewTokensCap);
   // One request's sequences always run in one batch.

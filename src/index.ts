@@ -4,6 +4,7 @@ import type { AppEnv } from "./app-env";
 import { ApiError } from "./errors";
 import { accessControl } from "./http/access";
 import { corsMiddleware } from "./http/cors";
+import { deployment } from "./http/deployment";
 import { errorBody, reportError, toApiError } from "./http/error-response";
 import { handleGenerate } from "./http/generate";
 import { handleHealth } from "./http/health";
@@ -17,7 +18,9 @@ export { Gpt2Service } from "./rpc";
 
 const app = new Hono<AppEnv>();
 
-// First, so preflights are answered before access control and errors carry CORS headers too.
+// Config, model and request service for every route (resolved once per isolate's env).
+app.use("*", deployment());
+// Before the routes, so preflights are answered before access control and errors carry CORS headers too.
 app.use("*", corsMiddleware());
 
 app.get("/", handleDemoPage);

@@ -10,9 +10,9 @@
 // Requests and responses are exactly /v1/generate's JSON bodies. A service binding is a
 // capability granted in wrangler config, so API keys and rate limits do not apply here.
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { loadConfig } from "./config";
 import { badRequest, type ApiError } from "./errors";
-import { generateResponseBody, runGeneration } from "./generation/service";
+import { generateResponseBody, startGeneration } from "./generation/service";
+import { deploymentFor } from "./http/deployment";
 import { reportError, toApiError } from "./http/error-response";
 import { parseGenerateRequest } from "./http/generate-schema";
 import { streamGeneration } from "./http/generate-stream";
@@ -25,12 +25,13 @@ export class Gpt2Service extends WorkerEntrypoint<Env> {
   async generate(body: unknown): Promise<GenerateResponseBody> {
     const receivedAt = Date.now();
     try {
-      const request = parseGenerateRequest(body, loadConfig(this.env).limits);
-      if (request.stream) throw badRequest("generate() answers once; call generateStream() to stream", "stream");
-      const running = runGeneration(this.env, request, { receivedAt });
+      const { config, generation } = deploymentFor(this.env);
+      const { stream, ...request } = parseGenerateRequest(body, config.limits);
+      if (stream) throw badRequest("generate() answers once; call generateStream() to stream", "stream");
+      const running = startGeneration(generation, request, receivedAt).then((prepared) => prepared.run());
       this.ctx.waitUntil(running.catch(() => undefined)); // see http/keep-alive.ts
       const outcome = await running;
-      logGeneration(loadConfig(this.env), "rpc:generate", request.prompt, outcome);
+      logGeneration(config, "rpc:generate", request.prompt, outcome);
       return generateResponseBody(outcome);
     } catch (error) {
       throw rpcError(error);
@@ -45,8 +46,10 @@ export class Gpt2Service extends WorkerEntrypoint<Env> {
   async generateStream(body: unknown): Promise<ReadableStream<Uint8Array>> {
     const receivedAt = Date.now();
     try {
-      const request = parseGenerateRequest(body, loadConfig(this.env).limits);
-      const { stream, finished } = await streamGeneration(this.env, request, { receivedAt, route: "rpc:generateStream" });
+      const { config, generation } = deploymentFor(this.env);
+      const { stream: _stream, ...request } = parseGenerateRequest(body, config.limits);
+      const prepared = await startGeneration(generation, request, receivedAt);
+      const { stream, finished } = streamGeneration(prepared, { route: "rpc:generateStream", config });
       this.ctx.waitUntil(finished); // see http/keep-alive.ts
       return stream;
     } catch (error) {

@@ -3,11 +3,12 @@
 // window, and the settings Hugging Face itself rejects. All failures are 400s naming the field.
 import type { Limits } from "../config";
 import { badRequest } from "../errors";
-import type { GenerateRequest } from "../http/generate-schema";
 import type { ModelManifest } from "../model/manifest";
-import { SAMPLING_DEFAULTS, type SamplingSettings } from "../sampling/index";
+import { SAMPLING_DEFAULTS, samplingSettingsError, type SamplingSettings } from "../sampling/index";
+import type { PenaltySettings } from "../sampling/penalties";
 import { randomSeed } from "../sampling/rng";
 import { encode } from "../tokenizer/index";
+import { penaltiesOf, type GenerateRequest } from "./request";
 
 export interface GenerationPlan {
   promptIds: number[];
@@ -17,8 +18,14 @@ export interface GenerationPlan {
   seed: number;
   stop: string[];
   eosTokenId: number;
+  /** OpenAI's presence/frequency penalties and logit_bias (NO_PENALTIES when none is set). */
+  penalties: PenaltySettings;
   /** Same request → same output (greedy, or sampling with an explicit seed): cacheable. */
   deterministic: boolean;
+  /** false when the request said `cache: false`. */
+  cacheAllowed: boolean;
+  /** Top-N log-probabilities per token for the listener; absent = none. */
+  logprobs?: number;
 }
 
 export function planGeneration(request: GenerateRequest, manifest: ModelManifest, limits: Limits): GenerationPlan {
@@ -69,7 +76,14 @@ export function planGeneration(request: GenerateRequest, manifest: ModelManifest
     no_repeat_ngram_size: request.no_repeat_ngram_size ?? SAMPLING_DEFAULTS.no_repeat_ngram_size,
     min_new_tokens: request.min_new_tokens ?? SAMPLING_DEFAULTS.min_new_tokens,
   };
+  // The sampler's own ranges (callers other than the HTTP schema reach this too).
+  const invalid = samplingSettingsError(sampling);
+  if (invalid) throw badRequest(invalid.message, invalid.field);
   const stop = request.stop === undefined ? [] : request.stop;
   const deterministic = !doSample || request.seed !== undefined;
-  return { promptIds, maxNewTokens, numSequences, sampling, seed: request.seed ?? randomSeed(), stop, eosTokenId: eos, deterministic };
+  return {
+    promptIds, maxNewTokens, numSequences, sampling, seed: request.seed ?? randomSeed(), stop, eosTokenId: eos,
+    penalties: penaltiesOf(request), deterministic, cacheAllowed: request.cache !== false,
+    ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
+  };
 }

@@ -1,36 +1,47 @@
-// One generation request from any transport (HTTP JSON, SSE, OpenAI routes, RPC): load the model,
-// plan, run the decode loop, and describe the result. Transports only map their format onto
-// GenerateRequest and this module's result onto theirs.
-import { loadConfig, type ConfigVars } from "../config";
-import { penaltiesOf, type GenerateRequest } from "../http/generate-schema";
-import { getModel, type LoadedModel } from "../session/registry";
-import type { GenerateOptions, GenerateResult, GenerationListener } from "./generate";
-import { planGeneration, type GenerationPlan } from "./plan";
-import { SchedulerBusyError, type GenerationJob } from "./scheduler";
+// The request service, the same for every transport (HTTP JSON, SSE, OpenAI routes, RPC):
+// request → plan (tokens, settings, budget; the manifest is all it needs) → the engine's job →
+// outcome. Transports only map their format onto GenerateRequest and the outcome onto theirs.
+// The response cache wraps this service (cached-service.ts): it looks at the plan before the engine
+// is loaded, so a hit never waits for the model.
+import type { Config } from "../config";
+import type { Engine } from "../engine/engine";
+import type { ModelHandle } from "../engine/registry";
+import { SchedulerBusyError, type JobResult } from "../engine/scheduler";
+import type { GenerationListener } from "../engine/sequence";
 import { ApiError } from "../errors";
-import { cachedRun, type CacheSource } from "../cache/cached-run";
+import type { ModelManifest } from "../model/manifest";
+import { planGeneration, type GenerationPlan } from "./plan";
+import type { GenerateRequest } from "./request";
+
+export type CacheSource = "model" | "memory" | "edge" | "coalesced";
 
 export interface RunOptions {
-  /** When the request arrived (epoch ms): the time budget and queue time count from here. */
-  receivedAt?: number;
   signal?: AbortSignal;
   listener?: GenerationListener;
-  /** Top-N log-probabilities per token for the listener (OpenAI's `logprobs`); absent = none. */
-  logprobs?: number;
-  /** false: neither read nor write the response cache (body `cache: false`, `Cache-Control: no-store`). */
-  cache?: boolean;
 }
 
-/** The plan plus the request's OpenAI-style penalties (part of what makes the text differ). */
-export type ServicePlan = GenerationPlan & Pick<GenerateOptions, "penalties"> & {
-  /** false when the request said `cache: false`. */
-  cacheAllowed: boolean;
-};
+/** A validated request, tokenized and planned against the model's manifest (no weights loaded). */
+export interface PlannedGeneration {
+  request: GenerateRequest;
+  plan: GenerationPlan;
+  manifest: ModelManifest;
+  /** When the request arrived (epoch ms): the time budget and queue time count from here. */
+  receivedAt: number;
+  /** When planning ended; what follows until prefill is queueing (model load, batch slot). */
+  plannedAt: number;
+  tokenizeMs: number;
+}
+
+/** A plan ready to run: every 4xx and 503 is behind it, so a stream may open now. */
+export interface PreparedGeneration {
+  planned: PlannedGeneration;
+  run(options?: RunOptions): Promise<GenerationOutcome>;
+}
 
 export interface GenerationOutcome {
-  model: LoadedModel;
-  plan: ServicePlan;
-  result: GenerateResult;
+  modelName: string;
+  plan: GenerationPlan;
+  result: JobResult;
   timings: Timings;
   /** Whether the response cache answered: x-cache header and timings.cache. */
   cache: { status: "hit" | "miss" | "bypass"; source: CacheSource };
@@ -48,92 +59,71 @@ export interface Timings {
   cache: CacheSource;
 }
 
-/** Load (or reuse) the model and plan the request: throws 400s and 503s before any output. */
-export async function prepareGeneration(env: ConfigVars, request: GenerateRequest): Promise<{ model: LoadedModel; plan: ServicePlan; readyAt: number }> {
-  const config = loadConfig(env);
-  const model = await getModel(config.model, env as Record<string, unknown>);
-  const readyAt = Date.now();
-  const plan: ServicePlan = {
-    ...planGeneration(request, model.manifest, config.limits),
-    penalties: penaltiesOf(request),
-    cacheAllowed: request.cache !== false,
+export interface GenerationService {
+  plan(request: GenerateRequest, receivedAt?: number): Promise<PlannedGeneration>;
+  prepare(planned: PlannedGeneration): Promise<PreparedGeneration>;
+}
+
+/** Plan, then prepare: the usual way in for a transport. */
+export async function startGeneration(service: GenerationService, request: GenerateRequest, receivedAt = Date.now()): Promise<PreparedGeneration> {
+  return service.prepare(await service.plan(request, receivedAt));
+}
+
+/** The service without a response cache: every request runs on the engine. */
+export function engineService(config: Config, model: ModelHandle): GenerationService {
+  return {
+    async plan(request, receivedAt = Date.now()) {
+      const manifest = await model.manifest();
+      const started = Date.now();
+      const plan = planGeneration(request, manifest, config.limits);
+      const plannedAt = Date.now();
+      return { request, plan, manifest, receivedAt, plannedAt, tokenizeMs: plannedAt - started };
+    },
+    async prepare(planned) {
+      const engine = await model.engine();
+      const readyAt = Date.now();
+      return { planned, run: (options = {}) => runOnEngine(config, engine, planned, readyAt, options) };
+    },
   };
-  return { model, plan, readyAt };
 }
 
-export async function runGeneration(env: ConfigVars, request: GenerateRequest, options: RunOptions = {}): Promise<GenerationOutcome> {
-  const receivedAt = options.receivedAt ?? Date.now();
-  const { model, plan, readyAt } = await prepareGeneration(env, request);
-  return runPlanned(env, model, plan, { ...options, receivedAt }, readyAt);
-}
-
-/** Run an already prepared plan (streaming transports send headers between prepare and run). */
-export async function runPlanned(env: ConfigVars, model: LoadedModel, plan: ServicePlan, options: RunOptions, readyAt: number): Promise<GenerationOutcome> {
-  const receivedAt = options.receivedAt ?? readyAt;
-  const limit = loadConfig(env).limits.generationTimeoutMs;
-  const started = Date.now();
-  const limits = loadConfig(env).limits;
-  // The model's scheduler batches this request with whatever else is generating.
-  const run = () =>
-    submitOrBusy(model, {
+async function runOnEngine(config: Config, engine: Engine, planned: PlannedGeneration, readyAt: number, options: RunOptions): Promise<GenerationOutcome> {
+  const { plan, receivedAt } = planned;
+  const limit = config.limits.generationTimeoutMs;
+  let result: JobResult;
+  try {
+    result = await engine.submit({
       ...plan,
       budget: { deadline: limit > 0 ? receivedAt + limit : null, signal: options.signal, now: Date.now },
       listener: options.listener,
-      logprobs: options.logprobs,
     });
-  const cached = await cachedRun(limits, cacheKeyParts(model, plan, options), options.listener, run);
-  const result = cached.result;
-  const decodeSeconds = result.decodeMs / 1000;
-  const timings: Timings = {
-    queue_ms: readyAt - receivedAt + result.waitMs, // model load + waiting for a batch slot
-    tokenize_ms: started - readyAt,
-    prefill_ms: result.prefillMs,
-    decode_ms: result.decodeMs,
-    total_ms: Date.now() - receivedAt,
-    decode_steps: result.steps,
-    decode_tokens_per_second: decodeSeconds > 0 ? Math.round(((result.steps * plan.numSequences) / decodeSeconds) * 10) / 10 : null,
-    cache: cached.source,
-  };
-  return { model, plan, result, timings, cache: { status: cached.status, source: cached.source } };
-}
-
-/**
- * Everything that decides a deterministic request's output, or null when the request is not
- * cacheable (sampled without a seed, wants log-probabilities, or opted out).
- */
-function cacheKeyParts(model: LoadedModel, plan: ServicePlan, options: RunOptions): Record<string, unknown> | null {
-  if (!plan.deterministic || !plan.cacheAllowed || options.cache === false || options.logprobs !== undefined) return null;
-  return {
-    model: model.manifest.files.map((f) => f.sha256),
-    promptIds: plan.promptIds,
-    maxNewTokens: plan.maxNewTokens,
-    numSequences: plan.numSequences,
-    sampling: plan.sampling,
-    seed: plan.sampling.do_sample ? plan.seed : null,
-    stop: plan.stop,
-    eos: plan.eosTokenId,
-    penalties: plan.penalties ?? null,
-  };
-}
-
-/** A full queue is the server's condition, not the request's: 503 with a hint when to retry. */
-async function submitOrBusy(model: LoadedModel, job: GenerationJob) {
-  try {
-    return await model.scheduler.submit(job);
   } catch (error) {
+    // A full queue is the server's condition, not the request's: 503 with a hint when to retry.
     if (error instanceof SchedulerBusyError) {
       throw new ApiError(503, "overloaded", `the model is busy (${error.message}); retry shortly`, null, { "Retry-After": "1" });
     }
     throw error;
   }
+  const decodeSeconds = result.decodeMs / 1000;
+  const timings: Timings = {
+    queue_ms: readyAt - planned.plannedAt + result.waitMs, // model load + waiting for a batch slot
+    tokenize_ms: planned.tokenizeMs,
+    prefill_ms: result.prefillMs,
+    decode_ms: result.decodeMs,
+    total_ms: Date.now() - receivedAt,
+    decode_steps: result.steps,
+    decode_tokens_per_second: decodeSeconds > 0 ? Math.round(((result.steps * plan.numSequences) / decodeSeconds) * 10) / 10 : null,
+    cache: "model",
+  };
+  return { modelName: planned.manifest.name, plan, result, timings, cache: { status: "bypass", source: "model" } };
 }
 
 /** The /v1/generate response body (also what the RPC entrypoint returns). */
 export function generateResponseBody(outcome: GenerationOutcome) {
-  const { model, plan, result, timings } = outcome;
+  const { plan, result, timings } = outcome;
   const completionTokens = result.sequences.reduce((sum, s) => sum + s.tokenIds.length, 0);
   return {
-    model: model.manifest.name,
+    model: outcome.modelName,
     generations: result.sequences.map((s, index) => ({ index, text: s.text, token_ids: s.tokenIds, finish_reason: s.finishReason })),
     usage: { prompt_tokens: plan.promptIds.length, completion_tokens: completionTokens, total_tokens: plan.promptIds.length + completionTokens, cached_tokens: result.cachedTokens },
     ...(plan.sampling.do_sample ? { seed: plan.seed } : {}),

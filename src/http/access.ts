@@ -3,7 +3,6 @@
 // (RATE_LIMITER), counted per API key, or per client IP when no keys are configured.
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
-import { loadConfig } from "../config";
 import { ApiError } from "../errors";
 
 // The binding's period is 10 or 60 s and not visible at runtime: 60 s is always long enough.
@@ -11,7 +10,7 @@ const RETRY_AFTER_SECONDS = "60";
 
 export function accessControl(): MiddlewareHandler<AppEnv> {
   return async function accessControl(c, next) {
-    const { apiKeys } = loadConfig(c.env);
+    const { apiKeys } = c.var.config;
     let limitKey: string | null = null;
     if (apiKeys.length > 0) {
       const presented = bearerToken(c);

@@ -4,7 +4,6 @@
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import type { AppEnv } from "../app-env";
-import { loadConfig } from "../config";
 
 /** The Access-Control-Allow-Origin value for `origin`, or null when it is not allowed. */
 export function allowedOrigin(allowList: readonly string[], origin: string): string | null {
@@ -14,7 +13,7 @@ export function allowedOrigin(allowList: readonly string[], origin: string): str
 
 export function corsMiddleware(): MiddlewareHandler<AppEnv> {
   return cors({
-    origin: (origin, c) => allowedOrigin(loadConfig(c.env).corsOrigins, origin),
+    origin: (origin, c) => allowedOrigin(c.var.config.corsOrigins, origin),
     allowMethods: ["GET", "POST", "OPTIONS"],
     // No fixed allowHeaders: the preflight's requested headers are echoed, so clients such as the
     // openai package (which adds its own x-stainless-* headers) work from a browser too.

@@ -1,14 +1,21 @@
 // From anything thrown to the ApiError the client sees, and its body: the native
 // {error:{type,message,param}} shape, or OpenAI's {error:{message,type,param,code}} on the
 // OpenAI-compatible routes, so OpenAI clients raise their usual exceptions.
-import { ApiError } from "../errors";
+import { ApiError, badRequest } from "../errors";
 import { ModelSourceError } from "../model/source";
-import { ModelUnavailableError } from "../session/registry";
+import { SamplingSettingsError } from "../sampling/settings";
+import { ModelUnavailableError } from "../engine/registry";
 
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  // A setting no validator caught before the sampler did: still the request's fault, never a 500.
+  if (error instanceof SamplingSettingsError) return badRequest(error.message, error.field);
   if (error instanceof ModelUnavailableError || error instanceof ModelSourceError) {
-    return new ApiError(503, "model_unavailable", `the model cannot be loaded: ${error.message}`, null, { "Retry-After": "5" });
+    // Retry-After: when the registry will try loading again (its backoff), at least a second.
+    const retryInMs = error instanceof ModelUnavailableError ? error.retryAt - Date.now() : 5000;
+    return new ApiError(503, "model_unavailable", `the model cannot be loaded: ${error.message}`, null, {
+      "Retry-After": String(Math.max(1, Math.ceil(retryInMs / 1000))),
+    });
   }
   return new ApiError(500, "internal_error", "generation failed inside the server; the request can be retried");
 }

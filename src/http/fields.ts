@@ -3,7 +3,7 @@
 // first offending field.
 import { z } from "zod";
 import { badRequest, type ApiError } from "../errors";
-import { GPT2_VOCAB_SIZE } from "../sampling/settings";
+import { GPT2_VOCAB_SIZE, SAMPLING_LIMITS, describeLimit, type NumericSettingName } from "../sampling/settings";
 
 export const UINT32_MAX = 2 ** 32 - 1;
 
@@ -12,17 +12,21 @@ export const int = (field: string, min: number, max: number) => {
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
 
-/** A number in (0, max]. */
-export const positive = (field: string, max: number) => {
-  const error = `${field} must be a number greater than 0 and at most ${max}`;
-  return z.number({ error }).gt(0, { error }).max(max, { error });
-};
-
 /** A number in [min, max]. */
 export const ranged = (field: string, min: number, max: number) => {
   const error = `${field} must be a number from ${min} to ${max}`;
   return z.number({ error }).min(min, { error }).max(max, { error });
 };
+
+/** A Hugging Face setting with exactly the range the sampler accepts (SAMPLING_LIMITS). */
+export function setting(field: NumericSettingName) {
+  const limit = SAMPLING_LIMITS[field];
+  const error = `${field} must be ${describeLimit(limit)}`;
+  let schema = z.number({ error });
+  if (limit.integer) schema = schema.int({ error });
+  schema = limit.minInclusive ? schema.min(limit.min, { error }) : schema.gt(limit.min, { error });
+  return schema.max(limit.max, { error });
+}
 
 export const bool = (field: string) => z.boolean({ error: `${field} must be true or false` });
 
@@ -44,12 +48,17 @@ export const penaltyField = (field: string) => ranged(field, -2, 2);
 
 /** OpenAI's logit_bias: {"<token id>": bias in [-100, 100]}. */
 export const logitBiasField = () =>
-  z.record(
+  z.unknown().superRefine((value, ctx) => {
+    // JSON.parse makes "__proto__" an own key, which z.record would silently drop.
+    if (value !== null && typeof value === "object" && Object.prototype.hasOwnProperty.call(value, "__proto__")) {
+      ctx.addIssue({ code: "custom", message: "logit_bias keys must be token ids (decimal strings)", path: ["__proto__"] });
+    }
+  }).pipe(z.record(
     z.string().regex(/^\d+$/, { error: "logit_bias keys must be token ids (decimal strings)" })
       .refine((key) => Number(key) < GPT2_VOCAB_SIZE, { error: `logit_bias keys must be token ids below ${GPT2_VOCAB_SIZE}` }),
     ranged("logit_bias values", -100, 100),
     { error: 'logit_bias must be an object like {"50256": -100}' },
-  ).refine((bias) => Object.keys(bias).length <= 300, { error: "logit_bias takes at most 300 tokens" });
+  ).refine((bias) => Object.keys(bias).length <= 300, { error: "logit_bias takes at most 300 tokens" }));
 
 /** Field names as messages show them: odd ones (empty, spaces, quotes) quoted. */
 const fieldList = (keys: readonly string[]) => keys.map((k) => (/^[\w.-]+$/.test(k) ? k : `"${k}"`)).join(", ");

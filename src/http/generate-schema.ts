@@ -3,8 +3,8 @@
 // not be silently ignored). Every message names the allowed range.
 import { z } from "zod";
 import { perLimits, type Limits } from "../config";
-import { NO_PENALTIES, type PenaltySettings } from "../sampling/penalties";
-import { UINT32_MAX, bool, int, logitBiasField, parseOrThrow, penaltyField, positive, stopField, strictError } from "./fields";
+import type { GenerateRequest } from "../generation/request";
+import { bool, int, logitBiasField, parseOrThrow, penaltyField, setting, stopField, strictError, UINT32_MAX } from "./fields";
 
 // Bounds that depend on the model (context window) are checked after tokenization, so a bad
 // request is answered 400 even while the model cannot load.
@@ -18,11 +18,11 @@ export function buildGenerateSchema(limits: Limits) {
       max_length: int("max_length", 1, MAX_WINDOW).optional().meta({ description: "Prompt plus generated tokens at most." }),
       min_new_tokens: int("min_new_tokens", 0, limits.maxNewTokensCap).optional(),
       do_sample: bool("do_sample").optional(),
-      temperature: positive("temperature", 100).optional(),
-      top_k: int("top_k", 0, MAX_WINDOW).optional(),
-      top_p: positive("top_p", 1).optional(),
-      repetition_penalty: positive("repetition_penalty", 100).optional(),
-      no_repeat_ngram_size: int("no_repeat_ngram_size", 0, MAX_WINDOW).optional(),
+      temperature: setting("temperature").optional(),
+      top_k: setting("top_k").optional().meta({ description: "Clamped to the vocabulary, as Hugging Face does." }),
+      top_p: setting("top_p").optional(),
+      repetition_penalty: setting("repetition_penalty").optional(),
+      no_repeat_ngram_size: setting("no_repeat_ngram_size").optional().meta({ description: "An n-gram longer than the text bans nothing." }),
       num_return_sequences: int("num_return_sequences", 1, limits.maxReturnSequences).optional(),
       seed: int("seed", 0, UINT32_MAX).optional(),
       stop: stopField(limits.maxStopStrings, limits.maxStopLength).optional(),
@@ -36,22 +36,13 @@ export function buildGenerateSchema(limits: Limits) {
   );
 }
 
-export type GenerateRequest = z.infer<ReturnType<typeof buildGenerateSchema>>;
+/** A /v1/generate body: the service's GenerateRequest plus the transport's own `stream`. */
+export type GenerateBody = GenerateRequest & { stream?: boolean };
 
 const schemaFor = perLimits(buildGenerateSchema);
 
-/** Validate, or throw a 400 naming the first offending field. */
-export function parseGenerateRequest(body: unknown, limits: Limits): GenerateRequest {
+/** Validate, or throw a 400 naming the first offending field. The return type checks, at compile
+ * time, that what the schema produces is what the generation service takes. */
+export function parseGenerateRequest(body: unknown, limits: Limits): GenerateBody {
   return parseOrThrow(schemaFor(limits), body, "see the API reference for accepted fields");
-}
-
-/** The request's OpenAI-style adjustments, for the decode loop (NO_PENALTIES when none is set). */
-export function penaltiesOf(request: GenerateRequest): PenaltySettings {
-  const { presence_penalty: presence = 0, frequency_penalty: frequency = 0, logit_bias: bias } = request;
-  if (presence === 0 && frequency === 0 && (!bias || Object.keys(bias).length === 0)) return NO_PENALTIES;
-  return {
-    presence_penalty: presence,
-    frequency_penalty: frequency,
-    logit_bias: new Map(Object.entries(bias ?? {}).map(([id, value]) => [Number(id), value])),
-  };
 }

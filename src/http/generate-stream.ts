@@ -6,13 +6,12 @@
 //   event: done    data: <the /v1/generate response body>
 //   event: error   data: {"error":{"type","message","param"}}             (instead of `done`)
 //
-// Validation and model loading happen before the stream opens, so those failures stay ordinary
-// JSON errors with their status code.
-import { loadConfig, type ConfigVars } from "../config";
-import type { GenerationListener } from "../generation/generate";
-import { generateResponseBody, prepareGeneration, runPlanned, type GenerationOutcome } from "../generation/service";
+// The generation is prepared (validated, planned, model loaded) before the stream opens, so those
+// failures stay ordinary JSON errors with their status code.
+import type { Config } from "../config";
+import type { GenerationListener } from "../engine/sequence";
+import { generateResponseBody, type GenerationOutcome, type PreparedGeneration } from "../generation/service";
 import { reportError, toApiError } from "./error-response";
-import type { GenerateRequest } from "./generate-schema";
 import { logGeneration } from "./log";
 import { eventStream, sseFrame } from "./sse";
 
@@ -22,13 +21,10 @@ export interface StreamedGeneration {
   finished: Promise<GenerationOutcome | null>;
 }
 
-export async function streamGeneration(
-  env: ConfigVars,
-  request: GenerateRequest,
-  options: { receivedAt?: number; signal?: AbortSignal; route: string; cache?: boolean },
-): Promise<StreamedGeneration> {
-  const receivedAt = options.receivedAt ?? Date.now();
-  const { model, plan, readyAt } = await prepareGeneration(env, request);
+export function streamGeneration(
+  prepared: PreparedGeneration,
+  options: { signal?: AbortSignal; route: string; config: Config },
+): StreamedGeneration {
   let outcome: GenerationOutcome | null = null;
   const { stream, done } = eventStream(
     async (sink) => {
@@ -40,8 +36,8 @@ export async function streamGeneration(
           sink.write(sseFrame({ index, finish_reason: reason, text }, "finish"));
         },
       };
-      outcome = await runPlanned(env, model, plan, { receivedAt, signal: sink.signal, listener, cache: options.cache }, readyAt);
-      logGeneration(loadConfig(env), options.route, request.prompt, outcome);
+      outcome = await prepared.run({ signal: sink.signal, listener });
+      logGeneration(options.config, options.route, prepared.planned.request.prompt, outcome);
       sink.write(sseFrame(generateResponseBody(outcome), "done"));
     },
     {

@@ -1,9 +1,8 @@
 // POST /v1/generate: prompt + Hugging Face generation settings → generated text, as one JSON body
 // or (stream: true) as server-sent events.
 import type { Context } from "hono";
-import { loadConfig } from "../config";
-import { generateResponseBody, runGeneration } from "../generation/service";
 import type { AppEnv } from "../app-env";
+import { generateResponseBody, startGeneration } from "../generation/service";
 import { readJsonBody } from "./body";
 import { parseGenerateRequest } from "./generate-schema";
 import { streamGeneration } from "./generate-stream";
@@ -13,14 +12,16 @@ import { SSE_HEADERS } from "./sse";
 
 export async function handleGenerate(c: Context<AppEnv>): Promise<Response> {
   const receivedAt = Date.now();
-  const config = loadConfig(c.env);
-  const request = parseGenerateRequest(await readJsonBody(c.req.raw, config.limits.maxBodyBytes), config.limits);
-  if (request.stream) {
-    const { stream, finished } = await streamGeneration(c.env, request, { receivedAt, signal: c.req.raw.signal, route: "/v1/generate", cache: allowsCache(c.req.raw) });
+  const { config, generation } = c.var;
+  const { stream, ...body } = parseGenerateRequest(await readJsonBody(c.req.raw, config.limits.maxBodyBytes), config.limits);
+  const request = { ...body, cache: body.cache !== false && allowsCache(c.req.raw) };
+  const prepared = await startGeneration(generation, request, receivedAt);
+  if (stream) {
+    const { stream, finished } = streamGeneration(prepared, { signal: c.req.raw.signal, route: "/v1/generate", config });
     keepAlive(c, finished);
     return new Response(stream, { headers: SSE_HEADERS });
   }
-  const running = runGeneration(c.env, request, { receivedAt, signal: c.req.raw.signal, cache: allowsCache(c.req.raw) });
+  const running = prepared.run({ signal: c.req.raw.signal });
   keepAlive(c, running);
   const outcome = await running;
   logGeneration(config, "/v1/generate", request.prompt, outcome);

@@ -3,15 +3,13 @@
 import type { Context } from "hono";
 import packageJson from "../../package.json";
 import type { AppEnv } from "../app-env";
-import { describeLimits, loadConfig } from "../config";
-import { getModel } from "../session/registry";
+import { describeLimits } from "../config";
 
 export const SERVER_VERSION: string = packageJson.version;
 
 export async function handleInfo(c: Context<AppEnv>): Promise<Response> {
-  const config = loadConfig(c.env);
-  const model = await getModel(config.model, c.env as unknown as Record<string, unknown>);
-  const { manifest } = model;
+  const { config, model } = c.var;
+  const manifest = await model.manifest();
   return c.json({
     server: { name: packageJson.name, version: SERVER_VERSION },
     model: {

@@ -4,11 +4,11 @@ import type { Config } from "../config";
 import type { GenerationOutcome } from "../generation/service";
 
 export function logGeneration(config: Config, route: string, prompt: string, outcome: GenerationOutcome): void {
-  const { result, plan, timings, model } = outcome;
+  const { result, plan, timings } = outcome;
   const line: Record<string, unknown> = {
     event: "generation",
     route,
-    model: model.manifest.name,
+    model: outcome.modelName,
     prompt_tokens: plan.promptIds.length,
     completion_tokens: result.sequences.reduce((sum, s) => sum + s.tokenIds.length, 0),
     finish_reasons: result.sequences.map((s) => s.finishReason),

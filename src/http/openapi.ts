@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env";
-import { loadConfig, perLimits, type Limits } from "../config";
+import { perLimits, type Limits } from "../config";
 import { buildGenerateSchema } from "./generate-schema";
 import { SERVER_VERSION } from "./info";
 import { buildCompletionSchema } from "./openai/schema";
@@ -99,5 +99,5 @@ export function openApiDocument(limits: Limits) {
 const documentFor = perLimits(openApiDocument);
 
 export function handleOpenApi(c: Context<AppEnv>): Response {
-  return c.json(documentFor(loadConfig(c.env).limits));
+  return c.json(documentFor(c.var.config.limits));
 }

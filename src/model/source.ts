@@ -14,26 +14,27 @@ export class ModelSourceError extends Error {
   override name = "ModelSourceError";
 }
 
-export function modelFiles(spec: string, env: Record<string, unknown>): ModelFiles {
+/** `binding(name)` is the Worker's binding of that name (env[name]), or undefined. */
+export function modelFiles(spec: string, binding: (name: string) => unknown): ModelFiles {
   const colon = spec.indexOf(":");
   const scheme = colon < 0 ? "" : spec.slice(0, colon);
   const rest = spec.slice(colon + 1).replace(/^\/+|\/+$/g, "");
-  if (scheme === "assets") return fetcherFiles(spec, bindingNamed(env, "ASSETS", spec), rest);
-  if (scheme === "r2") return r2Files(spec, bucketNamed(env, "MODEL_BUCKET", spec), rest);
+  if (scheme === "assets") return fetcherFiles(spec, bindingNamed(binding, "ASSETS", spec), rest);
+  if (scheme === "r2") return r2Files(spec, bucketNamed(binding, "MODEL_BUCKET", spec), rest);
   if (scheme === "fetcher") {
     const slash = rest.indexOf("/");
     const name = slash < 0 ? rest : rest.slice(0, slash);
-    return fetcherFiles(spec, bindingNamed(env, name, spec), slash < 0 ? "" : rest.slice(slash + 1));
+    return fetcherFiles(spec, bindingNamed(binding, name, spec), slash < 0 ? "" : rest.slice(slash + 1));
   }
   throw new ModelSourceError(`MODEL=${JSON.stringify(spec)} is not understood: use "assets:<dir>", "r2:<prefix>" or "fetcher:<BINDING>/<dir>"`);
 }
 
-function bindingNamed(env: Record<string, unknown>, name: string, spec: string): Fetcher {
-  const binding = env[name] as Fetcher | undefined;
+function bindingNamed(lookup: (name: string) => unknown, name: string, spec: string): Fetcher {
+  const binding = lookup(name) as Partial<Fetcher> | undefined;
   if (!binding || typeof binding.fetch !== "function") {
     throw new ModelSourceError(`MODEL=${spec} needs a Fetcher binding named ${name}; configure it in wrangler.toml`);
   }
-  return binding;
+  return binding as Fetcher;
 }
 
 function fetcherFiles(location: string, binding: Fetcher, dir: string): ModelFiles {
@@ -51,12 +52,12 @@ function fetcherFiles(location: string, binding: Fetcher, dir: string): ModelFil
   };
 }
 
-function bucketNamed(env: Record<string, unknown>, name: string, spec: string): R2Bucket {
-  const binding = env[name] as R2Bucket | undefined;
+function bucketNamed(lookup: (name: string) => unknown, name: string, spec: string): R2Bucket {
+  const binding = lookup(name) as Partial<R2Bucket> | undefined;
   if (!binding || typeof binding.get !== "function") {
     throw new ModelSourceError(`MODEL=${spec} needs an R2 bucket binding named ${name}; add [[r2_buckets]] to wrangler.toml`);
   }
-  return binding;
+  return binding as R2Bucket;
 }
 
 function r2Files(location: string, bucket: R2Bucket, prefix: string): ModelFiles {

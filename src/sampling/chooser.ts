@@ -5,7 +5,7 @@
 import { NgramIndex } from "./ngram";
 import { applyMinNewTokens, applyRepetitionPenaltyToDistinct, checkTokenId } from "./processors";
 import { argmax, sampleFromLogits } from "./select";
-import { type SamplingSettings, validateSamplingSettings } from "./settings";
+import { type SamplingSettings, samplingSettingsError } from "./settings";
 import { applyTopP } from "./top-p";
 import { applyTemperature, applyTopK } from "./warpers";
 
@@ -36,8 +36,8 @@ export interface TokenChooser {
 }
 
 export function createTokenChooser(settings: SamplingSettings, opts: TokenChooserOptions): TokenChooser {
-  const problems = validateSamplingSettings(settings);
-  if (problems.length > 0) throw new RangeError(`invalid sampling settings: ${problems.join("; ")}`);
+  const invalid = samplingSettingsError(settings);
+  if (invalid) throw invalid;
   const s = { ...settings }; // later edits to the caller's object must not change a running sequence
   const eosTokenIds = [...opts.eosTokenIds];
   const promptIds = Array.from(opts.promptIds);

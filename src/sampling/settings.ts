@@ -3,8 +3,10 @@
 
 /** GPT-2's vocabulary (r50k_base): the logits row length and top_k's upper bound. */
 export const GPT2_VOCAB_SIZE = 50257;
-/** GPT-2's context window (n_positions); no n-gram can be longer than the whole context. */
+/** GPT-2's context window (n_positions). */
 export const GPT2_CONTEXT_SIZE = 1024;
+/** The largest integer a setting may take where Hugging Face sets no bound of its own. */
+export const SETTING_INT_MAX = 2 ** 31 - 1;
 
 export interface SamplingSettings {
   /** false: greedy argmax (temperature/top_k/top_p are ignored, as in HF); true: sample. */
@@ -51,14 +53,19 @@ export interface NumericLimit {
 
 export type NumericSettingName = Exclude<keyof SamplingSettings, "do_sample">;
 
-/** Allowed ranges (max is always inclusive). */
+/**
+ * Allowed ranges (max is always inclusive): Hugging Face's, the one source for the request
+ * validators (http/fields.ts builds their zod fields from this table) and the chooser. HF clamps
+ * top_k to the vocabulary, and an n-gram longer than the text bans nothing, so neither has a
+ * tighter bound than any integer.
+ */
 export const SAMPLING_LIMITS: Readonly<Record<NumericSettingName, NumericLimit>> = Object.freeze({
   temperature: { min: 0, minInclusive: false, max: 100, integer: false, disabledValue: 1, samplingOnly: true },
-  top_k: { min: 0, minInclusive: true, max: GPT2_VOCAB_SIZE, integer: true, disabledValue: 0, samplingOnly: true },
+  top_k: { min: 0, minInclusive: true, max: SETTING_INT_MAX, integer: true, disabledValue: 0, samplingOnly: true },
   top_p: { min: 0, minInclusive: false, max: 1, integer: false, disabledValue: 1, samplingOnly: true },
   repetition_penalty: { min: 0, minInclusive: false, max: 100, integer: false, disabledValue: 1, samplingOnly: false },
   no_repeat_ngram_size: {
-    min: 0, minInclusive: true, max: GPT2_CONTEXT_SIZE, integer: true, disabledValue: 0, samplingOnly: false,
+    min: 0, minInclusive: true, max: SETTING_INT_MAX, integer: true, disabledValue: 0, samplingOnly: false,
   },
   min_new_tokens: {
     min: 0, minInclusive: true, max: Number.MAX_SAFE_INTEGER, integer: true, disabledValue: 0, samplingOnly: false,
@@ -71,6 +78,21 @@ export function describeLimit(limit: NumericLimit): string {
   const upper = limit.max === Number.MAX_SAFE_INTEGER ? ">= " + limit.min : null;
   if (upper) return `${kind} ${upper}`;
   return `${kind} in ${limit.minInclusive ? "[" : "("}${limit.min}, ${limit.max}]`;
+}
+
+/** Settings that fail SAMPLING_LIMITS, with the field at fault (a 400 naming it on the API). */
+export class SamplingSettingsError extends RangeError {
+  override name = "SamplingSettingsError";
+  constructor(message: string, readonly field: string) {
+    super(message);
+  }
+}
+
+/** The first problem as an error naming its field, or null when the settings are valid. */
+export function samplingSettingsError(settings: SamplingSettings): SamplingSettingsError | null {
+  const problems = validateSamplingSettings(settings);
+  if (problems.length === 0) return null;
+  return new SamplingSettingsError(problems[0], /^\w+/.exec(problems[0])![0]);
 }
 
 /**

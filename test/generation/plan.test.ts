@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { ApiError } from "../../src/errors";
 import { planGeneration } from "../../src/generation/plan";
-import type { GenerateRequest } from "../../src/http/generate-schema";
+import type { GenerateRequest } from "../../src/generation/request";
 import { MANIFEST_FORMAT, type ModelManifest } from "../../src/model/manifest";
 import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
 

@@ -23,6 +23,10 @@ describe("parseGenerateRequest", () => {
     expect(parse(body)).toEqual(body);
   });
 
+  it("accepts Hugging Face's legal values beyond the vocabulary and the context (top_k is clamped, a long n-gram bans nothing)", () => {
+    expect(parse({ prompt: "x", do_sample: true, top_k: 60000, no_repeat_ngram_size: 2000 })).toMatchObject({ top_k: 60000, no_repeat_ngram_size: 2000 });
+  });
+
   it("turns a single stop string into a list", () => {
     expect(parse({ prompt: "x", stop: "END" }).stop).toEqual(["END"]);
   });
@@ -31,8 +35,11 @@ describe("parseGenerateRequest", () => {
     [{ prompt: "x", stop: 5 }, "stop", /string or an array of strings/],
     [{ prompt: "x", stop: ["ok", 5] }, "stop[1]", /string or an array/],
     [{ prompt: "x", stop: ["x".repeat(65)] }, "stop[0]", /at most 64 characters/],
-    [{ prompt: "x", temperature: Number.NaN }, "temperature", /greater than 0/],
-    [{ prompt: "x", repetition_penalty: 101 }, "repetition_penalty", /at most 100/],
+    [{ prompt: "x", temperature: Number.NaN }, "temperature", /a number in \(0, 100\]/],
+    [{ prompt: "x", repetition_penalty: 101 }, "repetition_penalty", /a number in \(0, 100\]/],
+    [{ prompt: "x", top_k: 2 ** 31 }, "top_k", /an integer in \[0, 2147483647\]/],
+    [JSON.parse('{"prompt":"x","logit_bias":{"__proto__":5}}'), "logit_bias.__proto__", /token ids/],
+    [{ prompt: "x", logit_bias: { abc: 5 } }, "logit_bias.abc", /token ids/],
     [{ prompt: "x", num_return_sequences: 9 }, "num_return_sequences", /from 1 to 8/],
     [{ prompt: "x", extra: 1, more: 2 }, "extra", /unknown field\(s\): extra, more/],
     [{ prompt: null }, "prompt", /must be a string/],

@@ -6,7 +6,6 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { convertCheckpoint } from "../../tools/convert/index";
 import { writeOnnxModelFolder } from "../../tools/fetch/onnx-export";
-import { writeNeedsPastModel, writePresentOnlyModel } from "./derived-models";
 import { writeSyntheticCheckpoint } from "../../tools/synth/index";
 import { writeBrokenModels } from "./broken-models";
 import { MODEL_CACHE_DIR, REFERENCE_DIR } from "./model-files";
@@ -25,7 +24,6 @@ export default async function setup(): Promise<void> {
       for (const dtype of ["fp32", "int8"] as const) {
         await convertCheckpoint(path.join(REFERENCE_DIR, name), { dtype, outDir: path.join(MODEL_CACHE_DIR, `${name}-${dtype}`), name });
       }
-      if (name === "tiny-a") await writePresentOnlyModel(path.join(MODEL_CACHE_DIR, "tiny-a-int8"), path.join(MODEL_CACHE_DIR, "tiny-a-present-only-int8"));
       for (const file of [`${name}.fixtures.json`, `${name}.logits.bin`]) {
         await copyFile(path.join(REFERENCE_DIR, file), path.join(MODEL_CACHE_DIR, file));
       }
@@ -43,11 +41,10 @@ export default async function setup(): Promise<void> {
       });
     }
     available.push("tiny-a-onnx");
-    // And a graph that refuses the empty first-step past (see derived-models.ts), built like
-    // those exports on a left-padded cache (MultiHeadAttention), where the dummy past applies.
+    // Our converter's left-padded graph (--attention mha, MultiHeadAttention): the same KV layout
+    // as those exports.
     const mhaDir = path.join(MODEL_CACHE_DIR, "tiny-a-mha-fp32");
     await convertCheckpoint(path.join(REFERENCE_DIR, "tiny-a"), { dtype: "fp32", outDir: mhaDir, name: "tiny-a", attention: "mha" });
-    await writeNeedsPastModel(mhaDir, path.join(MODEL_CACHE_DIR, "tiny-a-needs-past-fp32"));
   }
   // A synthetic checkpoint with yet another shape, never seen by the reference fixtures.
   const synthDir = path.join(MODEL_CACHE_DIR, "synthetic-checkpoint");

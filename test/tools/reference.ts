@@ -1,7 +1,8 @@
 // Paths and loaders for the shared Hugging Face reference checkpoints and their fixtures.
 import { readFileSync } from "node:fs";
+import { REFERENCE_DIR } from "../support/model-files";
 
-export const REFERENCE_DIR = "/work/shared/reference";
+export { REFERENCE_DIR };
 export const CACHE_DIR = new URL("../../.cache/test-tools/", import.meta.url).pathname;
 export const VOCAB = 50257;
 export const CHECKPOINTS = ["tiny-a", "tiny-b"] as const;

@@ -3,10 +3,9 @@
 // exactly the tokens they get alone — the batch's cache grows in place, is stacked, shrunk and
 // re-stacked under them, and none of it may show.
 import { describe, expect, it } from "vitest";
-import type { GenerationJob } from "../../src/generation/scheduler";
+import type { GenerationJob } from "../../src/engine/scheduler";
 import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
-import { getModel } from "../../src/session/registry";
-import { envFor } from "./helpers";
+import { engineFor } from "./helpers";
 
 const EOS = 50256;
 
@@ -27,23 +26,22 @@ function jobs(): GenerationJob[] {
 
 const tokens = (result: { sequences: { tokenIds: number[] }[] }) => result.sequences.map((s) => s.tokenIds);
 
-// tiny-a-int8 returns each step's new keys/values and the session appends them to its cache;
-// tiny-a-present-only-int8 returns only the whole present (headroom included), which is used as is.
-describe.each(["tiny-a-int8", "tiny-a-present-only-int8"])("batching on a real model: %s", (model) => {
+// tiny-a-int8 (right-padded-append: each step's new keys/values are appended to the cache in JS,
+// in place) and tiny-a-mha-fp32 (left-padded: the graph returns the whole cache).
+describe.each(["tiny-a-int8", "tiny-a-mha-fp32"])("batching on a real model: %s", (model) => {
   it("requests joining and leaving mid-generation get exactly their solo tokens", async () => {
-    const loaded = await getModel(envFor(model).MODEL, envFor(model) as unknown as Record<string, unknown>);
-    expect(loaded.session.manifest.io.outputs.includes("new_key_values.0.key")).toBe(model === "tiny-a-int8");
+    const engine = await engineFor(model);
     const specs = jobs();
     const alone: number[][][] = [];
-    for (const spec of specs) alone.push(tokens(await loaded.scheduler.submit(spec)));
+    for (const spec of specs) alone.push(tokens(await engine.submit(spec)));
     // Again, concurrently, arriving a few steps apart so they join a batch already running.
     const pending = [];
     let widest = 0;
     for (const spec of specs) {
-      pending.push(loaded.scheduler.submit(spec));
+      pending.push(engine.submit(spec));
       for (let i = 0; i < 3; i++) {
         await new Promise((resolve) => setTimeout(resolve, 0));
-        widest = Math.max(widest, loaded.scheduler.load.rows);
+        widest = Math.max(widest, engine.activity().rows);
       }
     }
     const together = (await Promise.all(pending)).map(tokens);

@@ -1,7 +1,10 @@
 // Shared by the tests that run inside workerd: call the Worker with a chosen test model, and read
 // the reference fixtures that global-setup copied next to the converted models.
 import { env } from "cloudflare:workers";
+import { openModel, type Engine, type OpenedModel } from "../../src/engine/engine";
+import { deploymentFor } from "../../src/http/deployment";
 import app from "../../src/index";
+import { modelFiles } from "../../src/model/source";
 
 const envs = new Map<string, Env>();
 
@@ -13,8 +16,22 @@ export function envFor(model: string, vars: Partial<Record<keyof Env, string>> =
   return value;
 }
 
-export async function postJson(path: string, body: unknown, model: string, vars: Partial<Record<keyof Env, string>> = {}): Promise<Response> {
-  return app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }, envFor(model, vars));
+/** The engine the Worker serves `model` with (the isolate's one model: loading it releases another). */
+export function engineFor(model: string): Promise<Engine> {
+  return deploymentFor(envFor(model)).model.engine();
+}
+
+const opened = new Map<string, Promise<OpenedModel>>();
+
+/** A test model's session, outside the Worker's registry, for driving forward steps directly. */
+export function openTestModel(model: string): Promise<OpenedModel> {
+  let value = opened.get(model);
+  if (!value) opened.set(model, (value = openModel(modelFiles(envFor(model).MODEL, (name) => Reflect.get(env, name)))));
+  return value;
+}
+
+export async function postJson(path: string, body: unknown, model: string, vars: Partial<Record<keyof Env, string>> = {}, workerEnv?: Env): Promise<Response> {
+  return app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }, workerEnv ?? envFor(model, vars));
 }
 
 export async function generateJson(body: unknown, model: string): Promise<GenerateResponse> {

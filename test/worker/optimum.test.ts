@@ -2,8 +2,8 @@
 // the tied embedding stored twice, tracing's Shape/Gather/Concat nodes, quantize_dynamic files),
 // made into model folders the way `npm run model:fetch` does and served as they are.
 import { beforeAll, describe, expect, it } from "vitest";
-import { getModel } from "../../src/session/registry";
-import { envFor, generateJson, referenceAvailable, testFile, type Fixtures } from "./helpers";
+import type { KvCache } from "../../src/engine/forward";
+import { generateJson, openTestModel, referenceAvailable, testFile, type Fixtures } from "./helpers";
 
 const EOS = 50256;
 const available = (await referenceAvailable()).includes("tiny-a-onnx");
@@ -30,17 +30,17 @@ describe.skipIf(!available)("the tiny-a reference export (onnx/model.onnx, no us
     const served = await greedy("tiny-a-onnx-fp32");
     expect(served).toEqual(fixtures.prompts.map((p) => continuation(p.greedy_max_new_tokens_20, p.prompt_ids.length)));
     expect(served).toEqual(await greedy("tiny-a-fp32"));
-    expect(await greedy("tiny-a-needs-past-fp32")).toEqual(served);
+    expect(await greedy("tiny-a-mha-fp32")).toEqual(served);
   });
 
-  it.each(["tiny-a-onnx-fp32", "tiny-a-needs-past-fp32"])("%s: a left-padded batch through the KV cache matches transformers", async (model) => {
-    // tiny-a-needs-past refuses an empty first-step past: it gets a masked one-position dummy.
-    const loaded = await getModel(envFor(model).MODEL, envFor(model) as unknown as Record<string, unknown>);
+  it.each(["tiny-a-onnx-fp32", "tiny-a-mha-fp32"])("%s: a left-padded batch through the KV cache matches transformers", async (model) => {
+    const loaded = await openTestModel(model);
+    expect(loaded.layout.name).toBe("left-padded");
     const { input_ids, attention_mask, output_ids } = fixtures.batched_left_padded_greedy_max_new_16;
     const mask = attention_mask.map((row) => [...row]);
     const sequences = input_ids.map((row) => [...row]);
     let fresh = input_ids.map((row) => [...row]);
-    let past = null;
+    let past: KvCache | null = null;
     for (let step = 0; step < 16; step++) {
       const seq = fresh[0].length;
       // Hugging Face's positions for left padding: cumsum(mask) - 1, padding set to 1.
@@ -49,7 +49,7 @@ describe.skipIf(!available)("the tiny-a reference export (onnx/model.onnx, no us
         return row.map((m) => (m ? seen++ : 1)).slice(row.length - seq);
       });
       const out = await loaded.session.forward({ batch: fresh.length, seq, inputIds: fresh.flat(), attentionMask: mask.flat(), positionIds, past });
-      past = out.present;
+      past = loaded.layout.next(past, out.kv, mask.map((row) => row.length - seq), seq, false);
       fresh = out.logits.map((row) => [row.indexOf(Math.max(...row))]);
       fresh.forEach(([token], b) => {
         sequences[b].push(token);

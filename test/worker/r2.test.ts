@@ -15,9 +15,19 @@ async function upload(prefix: string, replace: Record<string, Uint8Array> = {}):
   for (const file of FILES) await env.MODEL_BUCKET.put(`${prefix}/${file}`, replace[file] ?? original.get(file)!);
 }
 
-async function health(prefix: string): Promise<{ status: number; body: { status: string; reason?: string } }> {
+interface HealthBody { status: string; reason?: string; next_attempt?: { at: string; in_ms: number } }
+
+/** A failed load backs off (1 s after the first failure): fixing the files is seen at the next attempt. */
+async function afterBackoff(prefix: string): Promise<void> {
+  const down = await health(prefix);
+  if (down.status === 200) return; // the backoff had already run out (a slow machine)
+  expect(down.body.next_attempt!.in_ms).toBeLessThanOrEqual(1000);
+  await new Promise((resolve) => setTimeout(resolve, down.body.next_attempt!.in_ms + 20));
+}
+
+async function health(prefix: string): Promise<{ status: number; body: HealthBody }> {
   const response = await app.request("/health", {}, envFor(`r2:${prefix}`));
-  return { status: response.status, body: (await response.json()) as { status: string; reason?: string } };
+  return { status: response.status, body: (await response.json()) as HealthBody };
 }
 
 const greedy = { prompt: "The quick brown fox", max_new_tokens: 8 };
@@ -49,6 +59,7 @@ describe("MODEL = r2:<prefix>", () => {
     expect(((await generation.json()) as { error: { type: string } }).error.type).toBe("model_unavailable");
 
     await env.MODEL_BUCKET.put("corrupt/model.onnx.data", original.get("model.onnx.data")!);
+    await afterBackoff("corrupt");
     expect((await health("corrupt")).status).toBe(200);
     expect((await generateJson(greedy, "r2:corrupt")).generations[0].token_ids).toHaveLength(8);
   });
@@ -60,10 +71,34 @@ describe("MODEL = r2:<prefix>", () => {
     expect(truncated.status).toBe(503);
     expect(truncated.body.reason).toBe(`r2:truncated/model.onnx is ${graph.length - 100} bytes, manifest says ${graph.length} (truncated or replaced?)`);
     await env.MODEL_BUCKET.put("truncated/model.onnx", graph);
+    await afterBackoff("truncated");
     expect((await health("truncated")).status).toBe(200);
 
     const missing = await health("never-uploaded");
     expect(missing.status).toBe(503);
     expect(missing.body.reason).toMatch(/^r2:never-uploaded\/manifest\.json: no object never-uploaded\/manifest\.json in R2 \(upload it: npm run model:upload\)/);
+  });
+
+  it("a failed load is not retried by every request: it backs off, and /health says when the next try is", async () => {
+    await upload("backoff", { "model.onnx.data": original.get("model.onnx.data")!.subarray(1) });
+    let reads = 0;
+    const bucket = { get: (key: string) => (reads++, env.MODEL_BUCKET.get(key)) };
+    const backoffEnv = { ...env, MODEL: "r2:backoff", MODEL_BUCKET: bucket, MODEL_RETRY_MS: "60000" } as unknown as Env;
+    const first = await app.request("/health", {}, backoffEnv);
+    expect(first.status).toBe(503);
+    const readsAfterFirst = reads;
+    expect(readsAfterFirst).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) {
+      const generation = await postJson("/v1/generate", greedy, "r2:backoff", {}, backoffEnv);
+      expect(generation.status).toBe(503);
+      const retryAfter = Number(generation.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThan(50);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+    }
+    const again = (await (await app.request("/health", {}, backoffEnv)).json()) as HealthBody;
+    expect(again.reason).toMatch(/model\.onnx\.data is \d+ bytes/);
+    expect(again.next_attempt!.in_ms).toBeGreaterThan(50_000);
+    expect(Date.parse(again.next_attempt!.at)).toBeGreaterThan(Date.now() + 50_000);
+    expect(reads).toBe(readsAfterFirst); // nothing was read (or hashed) again
   });
 });

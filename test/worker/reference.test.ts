@@ -3,8 +3,7 @@
 // computed: logits within 1e-4 and identical generate() token ids.
 import { beforeAll, describe, expect, it } from "vitest";
 import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
-import { getModel } from "../../src/session/registry";
-import { envFor, generateJson, referenceAvailable, testFile, type Fixtures } from "./helpers";
+import { engineFor, generateJson, openTestModel, referenceAvailable, testFile, type Fixtures } from "./helpers";
 
 const EOS = 50256;
 const available = await referenceAvailable();
@@ -27,7 +26,7 @@ describe.each(["tiny-a", "tiny-b"])("%s (fp32) against transformers", (name) => 
   });
 
   it.skipIf(!available.includes(name))("last-position logits within 1e-4 of Hugging Face", async () => {
-    const loaded = await getModel(envFor(model).MODEL, envFor(model) as unknown as Record<string, unknown>);
+    const loaded = await openTestModel(model);
     const vocab = loaded.manifest.architecture.vocab_size;
     for (const [i, p] of fixtures.prompts.entries()) {
       const ids = p.prompt_ids;
@@ -67,11 +66,11 @@ describe.each(["tiny-a", "tiny-b"])("%s (fp32) against transformers", (name) => 
   });
 
   it.skipIf(!available.includes(name))("the batched left-padded case: identical ids when the rows decode as one batch", async () => {
-    const loaded = await getModel(envFor(model).MODEL, envFor(model) as unknown as Record<string, unknown>);
-    expect(loaded.manifest.io.kv_padding).toBe("right"); // our graph: rows share a right-padded cache
+    const engine = await engineFor(model);
+    expect(engine.manifest.io.kv_padding).toBe("right"); // our graph: rows share a right-padded cache
     const { input_ids, attention_mask, output_ids } = fixtures.batched_left_padded_greedy_max_new_16;
     // Submitted together, the rows are prefilled one by one and then decode in one batch.
-    const results = await Promise.all(input_ids.map((row, b) => loaded.scheduler.submit({
+    const results = await Promise.all(input_ids.map((row, b) => engine.submit({
       promptIds: row.filter((_, j) => attention_mask[b][j] === 1),
       maxNewTokens: 16, numSequences: 1, sampling: SAMPLING_DEFAULTS, seed: 0, stop: [], eosTokenId: EOS,
       budget: { deadline: null, now: Date.now },

@@ -3,15 +3,15 @@
 // Model files come over HTTP from the bench process (a local folder), like a model host would.
 import app from "../../src/index";
 import type { ModelManifest } from "../../src/model/manifest";
-import { createSession, ort } from "../../src/session/ort";
+import { createSession, ort } from "../../src/engine/ort";
 import { measurePlain, type OrtPackage } from "./plain-loop";
 import type { SpeedPlan } from "./plan";
-import { runGeneration } from "../../src/generation/service";
-import type { GenerateRequest } from "../../src/http/generate-schema";
-import { getModel } from "../../src/session/registry";
+import type { GenerateRequest } from "../../src/generation/request";
+import { startGeneration, type GenerationOutcome, type RunOptions } from "../../src/generation/service";
+import { deploymentFor } from "../../src/http/deployment";
 
 // ORT creates its WASM memory while instantiating its module. Wrap WebAssembly.instantiate before
-// src/session/ort.ts installs its own hook (it captures the function present at that time), so we
+// src/engine/ort.ts installs its own hook (it captures the function present at that time), so we
 // see every instance and its memory: the only way to read ORT's linear memory size from outside.
 const memories = new Set<WebAssembly.Memory>();
 const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>;
@@ -65,7 +65,7 @@ export default {
     const path = new URL(request.url).pathname;
     if (path === "/load") {
       const started = performance.now();
-      const model = await getModel(env.MODEL as string, env);
+      await deploymentFor(env as unknown as Env).model.engine();
       return Response.json({ loadMs: performance.now() - started, wasmBytes: wasmBytes() });
     }
     if (path === "/generate") return Response.json(await timedGeneration(env, body.promptTokens!, body.newTokens!));
@@ -76,6 +76,12 @@ export default {
   },
 };
 
+/** One request through the Worker's generation service (response cache bypassed). */
+async function runGeneration(env: Record<string, unknown>, request: GenerateRequest, options: RunOptions = {}): Promise<GenerationOutcome> {
+  const prepared = await startGeneration(deploymentFor(env as unknown as Env).generation, { ...request, cache: false });
+  return prepared.run(options);
+}
+
 /** Greedy generation through the generation service, timing each token as the listener sees it. */
 async function timedGeneration(env: Record<string, unknown>, promptTokens: number, newTokens: number) {
   // " the" is one GPT-2 token, so this prompt is exactly promptTokens tokens long.
@@ -83,8 +89,7 @@ async function timedGeneration(env: Record<string, unknown>, promptTokens: numbe
   const request = { prompt, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false } as GenerateRequest;
   const tokenAt: number[] = [];
   const started = performance.now();
-  const outcome = await runGeneration(env as never, request, {
-    cache: false,
+  const outcome = await runGeneration(env, request, {
     listener: { token: () => void tokenAt.push(performance.now()), finish: () => undefined },
   });
   if (outcome.plan.promptIds.length !== promptTokens) throw new Error(`prompt has ${outcome.plan.promptIds.length} tokens, expected ${promptTokens}`);
@@ -101,7 +106,7 @@ async function batchedGeneration(env: Record<string, unknown>, rows: number, new
   const outcomes = await Promise.all(
     Array.from({ length: rows }, (_, i) => {
       const request = { prompt: ` ${i + 1}${" the".repeat(15)}`, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false } as GenerateRequest;
-      return runGeneration(env as never, request, { cache: false });
+      return runGeneration(env, request);
     }),
   );
   const seconds = (performance.now() - started) / 1000;

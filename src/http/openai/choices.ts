@@ -1,7 +1,7 @@
 // Building OpenAI completion choices from decode-loop events: text, finish_reason and the legacy
 // `logprobs` object ({tokens, token_logprobs, top_logprobs, text_offset}).
-import type { TokenLogprobs } from "../../generation/logprobs";
-import type { FinishReason } from "../../generation/stopping";
+import type { TokenLogprobs } from "../../engine/logprobs";
+import type { FinishReason } from "../../engine/stopping";
 import { IncrementalDecoder, tokenToBytes } from "../../tokenizer/index";
 
 export type OpenAIFinishReason = "stop" | "length";

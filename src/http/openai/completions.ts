@@ -4,12 +4,12 @@
 // optional usage chunk (stream_options.include_usage), then `data: [DONE]`.
 import type { Context } from "hono";
 import type { AppEnv } from "../../app-env";
-import { loadConfig, type ConfigVars } from "../../config";
+import type { Config } from "../../config";
+import type { TokenLogprobs } from "../../engine/logprobs";
+import type { FinishReason } from "../../engine/stopping";
 import { ApiError } from "../../errors";
-import type { TokenLogprobs } from "../../generation/logprobs";
-import type { FinishReason } from "../../generation/stopping";
-import { prepareGeneration, runPlanned, type GenerationOutcome } from "../../generation/service";
-import { getModel, type LoadedModel } from "../../session/registry";
+import type { ModelManifest } from "../../model/manifest";
+import type { GenerationOutcome, GenerationService, PlannedGeneration, PreparedGeneration } from "../../generation/service";
 import { readJsonBody } from "../body";
 import { openAIErrorBody, reportError, toApiError } from "../error-response";
 import { keepAlive } from "../keep-alive";
@@ -24,7 +24,7 @@ interface Job {
   base: number;
   /** How many choices each generated sequence fills (n for greedy, where one run serves all). */
   copies: number;
-  prepared: Awaited<ReturnType<typeof prepareGeneration>>;
+  prepared: PreparedGeneration;
 }
 
 /** What a run tells its transport, per choice index. */
@@ -35,17 +35,18 @@ interface ChoiceEvents {
 
 export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
   const receivedAt = Date.now();
-  const config = loadConfig(c.env);
+  const { config, generation } = c.var;
   const request = parseCompletionRequest(await readJsonBody(c.req.raw, config.limits.maxBodyBytes), config.limits);
-  const { model, jobs } = await prepareJobs(c.env, request);
+  const manifest = await c.var.model.manifest();
+  const jobs = await prepareJobs(generation, config, manifest, request, receivedAt);
   const head = {
     id: `cmpl-${crypto.randomUUID().replaceAll("-", "")}`,
     object: "text_completion" as const,
     created: Math.floor(receivedAt / 1000),
-    model: model.manifest.name,
-    system_fingerprint: `fp_${model.manifest.source.weights_sha256.slice(0, 12)}`,
+    model: manifest.name,
+    system_fingerprint: `fp_${manifest.source.weights_sha256.slice(0, 12)}`,
   };
-  const run = (signal: AbortSignal, events: ChoiceEvents) => runJobs(c.env, request, jobs, { receivedAt, signal }, events);
+  const run = (signal: AbortSignal, events: ChoiceEvents) => runJobs(config, jobs, signal, events);
 
   if (request.stream) {
     const includeUsage = request.stream_options?.include_usage === true;
@@ -100,58 +101,49 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
   return c.json({ ...head, choices, usage: usageOf(jobs, outcomes) });
 }
 
-/** Load the model, check the requested id, and plan every prompt: all 4xx come before any output. */
-async function prepareJobs(env: ConfigVars, request: CompletionRequest): Promise<{ model: LoadedModel; jobs: Job[] }> {
-  const model = await getModel(loadConfig(env).model, env as unknown as Record<string, unknown>);
-  if (request.model !== model.manifest.name) {
-    throw new ApiError(404, "not_found", `The model \`${request.model}\` does not exist; this server serves \`${model.manifest.name}\` (see GET /v1/models)`, "model");
+/** Check the requested id, plan every prompt, then load the model: all 4xx and 503s come before any output. */
+async function prepareJobs(generation: GenerationService, config: Config, manifest: ModelManifest, request: CompletionRequest, receivedAt: number): Promise<Job[]> {
+  if (request.model !== manifest.name) {
+    throw new ApiError(404, "not_found", `The model \`${request.model}\` does not exist; this server serves \`${manifest.name}\` (see GET /v1/models)`, "model");
   }
   const prompts = promptsOf(request);
   const n = request.n ?? 1;
-  const jobs: Job[] = [];
+  const listed = typeof request.prompt !== "string" && request.prompt != null;
+  const planned: PlannedGeneration[] = [];
   for (const [i, prompt] of prompts.entries()) {
-    try {
-      const prepared = await prepareGeneration(env, toGenerateRequest(request, prompt, loadConfig(env).limits));
-      jobs.push({ prompt, base: i * n, copies: n / prepared.plan.numSequences, prepared });
-    } catch (error) {
-      throw renameFields(error, typeof request.prompt === "string" || request.prompt == null ? null : i);
-    }
+    const plan = generation.plan(toGenerateRequest(request, prompt, config.limits), receivedAt);
+    planned.push(await plan.catch((error: unknown) => Promise.reject(renameFields(error, listed ? i : null))));
   }
-  return { model, jobs };
+  const jobs: Job[] = [];
+  for (const [i, plan] of planned.entries()) {
+    jobs.push({ prompt: prompts[i], base: i * n, copies: n / plan.plan.numSequences, prepared: await generation.prepare(plan) });
+  }
+  return jobs;
 }
 
 /** Run the prompts one after another (each one batched over its n samples). */
-async function runJobs(
-  env: ConfigVars,
-  request: CompletionRequest,
-  jobs: Job[],
-  options: { receivedAt: number; signal: AbortSignal },
-  events: ChoiceEvents,
-): Promise<GenerationOutcome[]> {
+async function runJobs(config: Config, jobs: Job[], signal: AbortSignal, events: ChoiceEvents): Promise<GenerationOutcome[]> {
   const outcomes: GenerationOutcome[] = [];
   for (const job of jobs) {
     const targets = (sequence: number) => Array.from({ length: job.copies }, (_, k) => job.base + sequence * job.copies + k);
-    const { model, plan, readyAt } = job.prepared;
-    const outcome = await runPlanned(env, model, plan, {
-      receivedAt: options.receivedAt,
-      signal: options.signal,
-      logprobs: request.logprobs ?? undefined,
+    const outcome = await job.prepared.run({
+      signal,
       listener: {
         token: (sequence, tokenId, text, logprobs) => targets(sequence).forEach((i) => events.token(i, text, tokenId, logprobs)),
         finish: (sequence, reason, text) => targets(sequence).forEach((i) => events.finish(i, reason, text)),
       },
-    }, readyAt);
-    logGeneration(loadConfig(env), "/v1/completions", job.prompt, outcome);
+    });
+    logGeneration(config, "/v1/completions", job.prompt, outcome);
     outcomes.push(outcome);
   }
   return outcomes;
 }
 
 const choiceIndices = (job: Job): number[] =>
-  Array.from({ length: job.copies * job.prepared.plan.numSequences }, (_, k) => job.base + k);
+  Array.from({ length: job.copies * job.prepared.planned.plan.numSequences }, (_, k) => job.base + k);
 
 function usageOf(jobs: Job[], outcomes: GenerationOutcome[]) {
-  const promptTokens = jobs.reduce((sum, job) => sum + job.prepared.plan.promptIds.length, 0);
+  const promptTokens = jobs.reduce((sum, job) => sum + job.prepared.planned.plan.promptIds.length, 0);
   const completionTokens = outcomes.reduce(
     (sum, outcome, i) => sum + jobs[i].copies * outcome.result.sequences.reduce((s, seq) => s + seq.tokenIds.length, 0),
     0,

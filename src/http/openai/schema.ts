@@ -6,7 +6,7 @@ import { z } from "zod";
 import { perLimits, type Limits } from "../../config";
 import { badRequest } from "../../errors";
 import { UINT32_MAX, bool, int, logitBiasField, nestedError, parseOrThrow, penaltyField, ranged, stopField, strictError } from "../fields";
-import type { GenerateRequest } from "../generate-schema";
+import type { GenerateRequest } from "../../generation/request";
 
 export const OPENAI_DEFAULT_MAX_TOKENS = 16;
 /** OpenAI's own maximum for `logprobs` on completions. */
@@ -96,6 +96,7 @@ export function toGenerateRequest(request: CompletionRequest, prompt: string, li
     ...(request.presence_penalty != null ? { presence_penalty: request.presence_penalty } : {}),
     ...(request.frequency_penalty != null ? { frequency_penalty: request.frequency_penalty } : {}),
     ...(request.logit_bias != null ? { logit_bias: request.logit_bias } : {}),
+    ...(request.logprobs != null ? { logprobs: request.logprobs } : {}),
   };
 }
 

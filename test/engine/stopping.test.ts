@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batchInterrupt, findStop, stopHoldback } from "../../src/generation/stopping";
+import { batchInterrupt, findStop, stopHoldback } from "../../src/engine/stopping";
 
 describe("findStop", () => {
   it.each([

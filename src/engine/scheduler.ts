@@ -2,12 +2,12 @@
 // generate join the batch at the next step: each newcomer's prompt is prefilled on its own, then
 // its rows are stacked under the running ones (padded to one length, masked out), so one forward
 // step serves every sequence. Finished rows leave at once; padding no row needs is trimmed away.
-// Where the graph reads a right-padded cache (GroupQueryAttention) a row's numbers are exactly
-// those of the same request alone; on left-padded graphs they can differ in the last bits.
-import type { PrefixCache } from "../cache/prefix-cache";
-import type { KvPadding } from "../model/manifest";
-import type { Forward, ForwardOutput, KvCache } from "./forward";
-import { repeatRows, selectRows, shrinkRight, stackPadded, trimLeft } from "./kv";
+// How rows are padded is the model's KvLayout; on the right-padded-append layout a row's numbers
+// are exactly those of the same request alone, on left-padded graphs they can differ in the last bits.
+import type { Forward, KvCache } from "./forward";
+import { repeatRows, selectRows } from "./kv";
+import type { KvLayout } from "./kv-layout";
+import type { PrefixCache } from "./prefix-cache";
 import { Sequence, type SequenceResult, type SequenceSpec } from "./sequence";
 import { batchInterrupt, type Budget } from "./stopping";
 
@@ -36,8 +36,6 @@ export interface SchedulerLimits {
 }
 
 export interface SchedulerOptions {
-  /** Which side of the length axis the model's graph expects padding on (manifest io.kv_padding). */
-  kvPadding?: KvPadding;
   /** Lets requests arrive, streams flush and aborts land between steps. */
   pause?: () => Promise<void>;
   /** Prompts' keys/values kept for reuse; null = every prompt is prefilled in full. */
@@ -77,22 +75,21 @@ export class BatchScheduler {
   private slots: Slot[] = [];
   private kv: KvCache | null = null;
   private running: Promise<void> | null = null;
-  private readonly padding: KvPadding;
   private readonly pause: () => Promise<void>;
   private readonly prefixCache: PrefixCache | null;
 
   constructor(
     private readonly forward: Forward,
+    private readonly layout: KvLayout,
     private readonly limits: SchedulerLimits,
     options: SchedulerOptions = {},
   ) {
-    this.padding = options.kvPadding ?? "left";
     this.pause = options.pause ?? yieldToEventLoop;
     this.prefixCache = options.prefixCache ?? null;
   }
 
-  /** Sequences generating now and requests waiting, e.g. for /health. */
-  get load(): { rows: number; waiting: number } {
+  /** Sequences generating now and requests waiting (/health reports them). */
+  get activity(): { rows: number; waiting: number } {
     return { rows: this.slots.length, waiting: this.waiting.length };
   }
 
@@ -155,7 +152,7 @@ export class BatchScheduler {
         continue;
       }
       job.prefillStart = budget.now();
-      let prefill: ForwardOutput;
+      let prefill: { present: KvCache; logits: Float32Array };
       try {
         prefill = await this.prefill(job);
       } catch (error) {
@@ -165,31 +162,34 @@ export class BatchScheduler {
       job.prefillEnd = budget.now();
       // The sequences share the prompt: its keys/values were computed once, now one row each.
       const rows = repeatRows(prefill.present, job.sequences.length);
-      this.kv = this.kv === null ? rows : stackPadded(this.kv, rows, this.padding);
+      this.kv = this.kv === null ? rows : this.layout.stack(this.kv, rows);
       job.sequences.forEach((sequence, i) => {
-        this.slots.push({ job, sequence, length: rows.length, logits: i === 0 ? prefill.logits[0] : prefill.logits[0].slice() });
+        this.slots.push({ job, sequence, length: rows.length, logits: i === 0 ? prefill.logits : prefill.logits.slice() });
       });
     }
   }
 
   /** The prompt's keys/values and next-token logits, reusing a cached prefix where there is one. */
-  private async prefill(job: Job): Promise<ForwardOutput> {
+  private async prefill(job: Job): Promise<{ present: KvCache; logits: Float32Array }> {
     const { promptIds } = job.spec;
     const hit = this.prefixCache?.lookup(promptIds) ?? null;
     job.cachedTokens = hit?.length ?? 0;
-    if (hit?.logits) return { present: hit.kv, logits: [hit.logits] };
+    if (hit?.logits) return { present: hit.kv, logits: hit.logits };
     const from = hit?.length ?? 0;
     const fresh = promptIds.slice(from);
+    const past = hit?.kv ?? null;
     const output = await this.forward({
       batch: 1,
       seq: fresh.length,
       inputIds: fresh,
       attentionMask: promptIds.map(() => 1),
       positionIds: fresh.map((_, i) => from + i),
-      past: hit?.kv ?? null,
+      past,
     });
-    this.prefixCache?.store(promptIds, output.present, output.logits[0]);
-    return output;
+    // A prefix-cache entry is shared: never grown in place.
+    const present = this.layout.next(past, output.kv, [from], fresh.length, false);
+    this.prefixCache?.store(promptIds, present, output.logits[0]);
+    return { present, logits: output.logits[0] };
   }
 
   /** Every row picks its next token; finished rows and failed requests leave the batch. */
@@ -216,9 +216,7 @@ export class BatchScheduler {
     this.slots = keep.map((i) => this.slots[i]);
     for (const job of leaving) if (!job.failed && job.sequences.every((s) => s.finished)) this.settle(job);
     const longest = Math.max(...this.slots.map((slot) => slot.length));
-    if (this.kv && longest < this.kv.length) {
-      this.kv = this.padding === "left" ? trimLeft(this.kv, this.kv.length - longest) : shrinkRight(this.kv, longest);
-    }
+    if (this.kv && longest < this.kv.length) this.kv = this.layout.trim(this.kv, longest);
   }
 
   /** One token for every running row, in one forward pass. */
@@ -226,12 +224,7 @@ export class BatchScheduler {
     const kv = this.kv!;
     const slots = this.slots;
     const attentionMask: number[] = [];
-    for (const slot of slots) {
-      const pad = kv.length - slot.length;
-      const left = this.padding === "left";
-      for (let i = 0; i < kv.length; i++) attentionMask.push((left ? i >= pad : i < slot.length) ? 1 : 0);
-      attentionMask.push(1); // the new token: written after the row's data on either layout
-    }
+    for (const slot of slots) this.layout.pushMask(attentionMask, slot.length, kv.length, 1);
     try {
       const output = await this.forward({
         batch: slots.length,
@@ -240,9 +233,8 @@ export class BatchScheduler {
         attentionMask,
         positionIds: slots.map((slot) => slot.length),
         past: kv,
-        reusePast: true,
       });
-      this.kv = output.present;
+      this.kv = this.layout.next(kv, output.kv, slots.map((slot) => slot.length), 1, true);
       for (const slot of slots) slot.length++;
       output.logits.forEach((logits, i) => (slots[i].logits = logits));
       for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;

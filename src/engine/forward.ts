@@ -20,21 +20,27 @@ export interface ForwardInput {
   seq: number;
   /** Row-major [batch, seq]. */
   inputIds: number[];
-  /** Row-major [batch, past + seq]: 0 marks left padding. */
+  /** Row-major [batch, past + seq]: 0 marks padding. */
   attentionMask: number[];
   /** Row-major [batch, seq]. */
   positionIds: number[];
   past: KvCache | null;
-  /** The caller will not read `past` again: the session may write this step's positions into its
-   * headroom and return the same buffers as `present`. Headroom only comes from an earlier step
-   * with reusePast, so a cache shared with anything else (the prefix cache) is never written. */
-  reusePast?: boolean;
+}
+
+/**
+ * Keys/values exactly as the graph returned them, one [batch, heads, positions, headDim] array per
+ * layer and kind: the whole cache (`present.*`) or only this step's positions (`new_key_values.*`),
+ * as the model's KvLayout says. The layout, not the caller, turns them into the next KvCache.
+ */
+export interface StepKv {
+  positions: number;
+  tensors: Float32Array[];
 }
 
 export interface ForwardOutput {
   /** Logits of each row's last position, vocab-sized. */
   logits: Float32Array[];
-  present: KvCache;
+  kv: StepKv;
 }
 
 export type Forward = (input: ForwardInput) => Promise<ForwardOutput>;

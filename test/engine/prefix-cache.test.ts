@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { PrefixCache } from "../../src/cache/prefix-cache";
-import type { KvCache } from "../../src/generation/forward";
-import { BatchScheduler, type GenerationJob } from "../../src/generation/scheduler";
+import { PrefixCache } from "../../src/engine/prefix-cache";
+import type { KvCache } from "../../src/engine/forward";
+import { BatchScheduler, type GenerationJob } from "../../src/engine/scheduler";
 import { SAMPLING_DEFAULTS, type SamplingSettings } from "../../src/sampling/index";
-import { fakeModel } from "../generation/fake-model";
+import { fakeModel } from "./fake-model";
 
 /** A one-row cache whose values are the token ids (like the fake model's). */
 const kvOf = (ids: number[]): KvCache => ({ batch: 1, heads: 1, length: ids.length, tensors: [Float32Array.from(ids), Float32Array.from(ids)] });
@@ -59,8 +59,8 @@ describe("the scheduler with a prefix cache", () => {
   it("gives exactly the cold-run tokens while skipping the cached positions, sampled requests included", async () => {
     const cold = fakeModel();
     const warm = fakeModel();
-    const coldScheduler = new BatchScheduler(cold.forward, { maxBatchRows: 4, maxWaiting: 4 });
-    const warmScheduler = new BatchScheduler(warm.forward, { maxBatchRows: 4, maxWaiting: 4 }, { prefixCache: new PrefixCache(1 << 24) });
+    const coldScheduler = new BatchScheduler(cold.forward, cold.layout, { maxBatchRows: 4, maxWaiting: 4 });
+    const warmScheduler = new BatchScheduler(warm.forward, warm.layout, { maxBatchRows: 4, maxWaiting: 4 }, { prefixCache: new PrefixCache(1 << 24) });
     const sampled: SamplingSettings = { ...SAMPLING_DEFAULTS, do_sample: true, top_k: 0 };
     const prompts = [[10, 11, 12, 13, 14, 15], [10, 11, 12, 13, 14, 15], [10, 11, 12, 13, 14, 15, 16, 17], [10, 11, 12]];
     for (const [i, prompt] of prompts.entries()) {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { BatchScheduler, SchedulerBusyError, type GenerationJob } from "../../src/generation/scheduler";
+import { SchedulerBusyError, type GenerationJob } from "../../src/engine/scheduler";
 import { SAMPLING_DEFAULTS, type SamplingSettings } from "../../src/sampling/index";
 import { deriveSeed } from "../../src/sampling/rng";
-import { fakeModel, generateAlone } from "./fake-model";
+import { fakeModel, fakeScheduler, generateAlone } from "./fake-model";
 
 const EOS = 50256;
 const GREEDY = { ...SAMPLING_DEFAULTS };
@@ -23,11 +23,10 @@ const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 describe("BatchScheduler", () => {
   // Optimum exports read a left-padded cache, our GroupQueryAttention graphs a right-padded one.
-  // Right-padded graphs either return just the new positions (ours) or the whole present.
-  describe.each([["left", true], ["right", true], ["right", false]] as const)("with %s-padded keys/values (new keys only: %s)", (padding, newKeysOnly) => {
+  describe.each(["left", "right"] as const)("with %s-padded keys/values", (padding) => {
     it("requests arriving mid-generation join the batch; every output equals the request run alone", async () => {
-      const model = fakeModel({ eosBias: 12.5, padding, newKeysOnly });
-      const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 8, maxWaiting: 8 }, { kvPadding: padding });
+      const model = fakeModel({ eosBias: 12.5, padding });
+      const scheduler = fakeScheduler(model, { maxBatchRows: 8, maxWaiting: 8 });
       const specs = [
         job([1, 2, 3], { maxNewTokens: 14 }),
         job([40, 41, 42, 43, 44, 45, 46], { sampling: SAMPLED, seed: 5, numSequences: 3, maxNewTokens: 9 }),
@@ -49,8 +48,8 @@ describe("BatchScheduler", () => {
     });
 
     it("trims padding nobody needs once the longest row leaves", async () => {
-      const model = fakeModel({ padding, newKeysOnly });
-      const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 }, { kvPadding: padding });
+      const model = fakeModel({ padding });
+      const scheduler = fakeScheduler(model, { maxBatchRows: 4, maxWaiting: 4 });
       const long = scheduler.submit(job(Array.from({ length: 30 }, (_, i) => i + 100), { maxNewTokens: 3 }));
       await tick();
       const short = scheduler.submit(job([5, 6], { maxNewTokens: 12 }));
@@ -63,19 +62,19 @@ describe("BatchScheduler", () => {
 
   it("makes requests wait beyond maxBatchRows and refuses beyond maxWaiting", async () => {
     const model = fakeModel();
-    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 2, maxWaiting: 1 });
+    const scheduler = fakeScheduler(model, { maxBatchRows: 2, maxWaiting: 1 });
     const a = scheduler.submit(job([1], { numSequences: 2, sampling: SAMPLED }));
     const b = scheduler.submit(job([2]));
     await expect(scheduler.submit(job([3]))).rejects.toBeInstanceOf(SchedulerBusyError);
     await Promise.all([a, b]);
     expect(Math.max(...model.calls.map((c) => c.batch))).toBe(2);
-    expect(scheduler.load).toEqual({ rows: 0, waiting: 0 });
+    expect(scheduler.activity).toEqual({ rows: 0, waiting: 0 });
   });
 
   it("a failing forward step fails the requests in that batch only; the scheduler serves the next ones", async () => {
     let failNext = true;
     const model = fakeModel({ fail: (input) => input.seq === 1 && failNext && !(failNext = false) });
-    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 });
+    const scheduler = fakeScheduler(model, { maxBatchRows: 4, maxWaiting: 4 });
     const doomed = [scheduler.submit(job([1, 2])), scheduler.submit(job([3, 4]))];
     await expect(Promise.all(doomed)).rejects.toThrow(/fake model failure/);
     const next = await scheduler.submit(job([5, 6]));
@@ -84,7 +83,7 @@ describe("BatchScheduler", () => {
 
   it("an exception inside one request's sequence does not disturb the others", async () => {
     const model = fakeModel();
-    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 });
+    const scheduler = fakeScheduler(model, { maxBatchRows: 4, maxWaiting: 4 });
     let tokens = 0;
     const broken = scheduler.submit(job([1, 2], {
       listener: { token: () => { if (++tokens === 3) throw new Error("client stream broke"); }, finish: () => {} },
@@ -96,7 +95,7 @@ describe("BatchScheduler", () => {
 
   it("an aborted request leaves the batch within one step; the rest go on", async () => {
     const model = fakeModel();
-    const scheduler = new BatchScheduler(model.forward, { maxBatchRows: 4, maxWaiting: 4 });
+    const scheduler = fakeScheduler(model, { maxBatchRows: 4, maxWaiting: 4 });
     const controller = new AbortController();
     const aborted = scheduler.submit(job([1, 2], { maxNewTokens: 50, budget: { deadline: null, now: Date.now, signal: controller.signal } }));
     const other = scheduler.submit(job([3, 4], { maxNewTokens: 20 }));
@@ -111,7 +110,7 @@ describe("BatchScheduler", () => {
   });
 
   it("a request whose deadline passed while waiting ends with time and no tokens", async () => {
-    const scheduler = new BatchScheduler(fakeModel().forward, { maxBatchRows: 1, maxWaiting: 4 });
+    const scheduler = fakeScheduler(fakeModel(), { maxBatchRows: 1, maxWaiting: 4 });
     const first = scheduler.submit(job([1], { maxNewTokens: 5 }));
     const late = scheduler.submit(job([2], { budget: { deadline: 0, now: Date.now } }));
     expect((await late).sequences[0]).toMatchObject({ tokenIds: [], finishReason: "time" });

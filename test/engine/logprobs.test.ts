@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { generate, type GenerateOptions } from "../../src/generation/generate";
-import { logSumExp, tokenLogprobs, type TokenLogprobs } from "../../src/generation/logprobs";
+import type { GenerationJob } from "../../src/engine/scheduler";
+import { logSumExp, tokenLogprobs, type TokenLogprobs } from "../../src/engine/logprobs";
 import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
-import { fakeModel, referenceLogits } from "./fake-model";
+import { fakeModel, generateWith, referenceLogits } from "./fake-model";
 
 describe("tokenLogprobs", () => {
   it("is the log-softmax of the row, with the top n most likely first", () => {
@@ -30,7 +30,7 @@ describe("tokenLogprobs", () => {
 });
 
 describe("generate() with logprobs and penalties", () => {
-  const base: GenerateOptions = {
+  const base: GenerationJob = {
     promptIds: [464, 2068],
     maxNewTokens: 6,
     numSequences: 1,
@@ -39,12 +39,11 @@ describe("generate() with logprobs and penalties", () => {
     stop: [],
     eosTokenId: 50256,
     budget: { deadline: null, now: Date.now },
-    pause: async () => {},
   };
 
   it("reports the raw model distribution, not the processed one", async () => {
     const seen: { tokenId: number; logprobs: TokenLogprobs }[] = [];
-    const result = await generate(fakeModel().forward, {
+    const result = await generateWith(fakeModel(), {
       ...base,
       logprobs: 2,
       listener: { token: (_i, tokenId, _d, logprobs) => void seen.push({ tokenId, logprobs: logprobs! }), finish: () => {} },
@@ -61,20 +60,20 @@ describe("generate() with logprobs and penalties", () => {
 
   it("computes nothing when logprobs is not asked for", async () => {
     const args: unknown[][] = [];
-    await generate(fakeModel().forward, { ...base, listener: { token: (...a) => void args.push(a), finish: () => {} } });
+    await generateWith(fakeModel(), { ...base, listener: { token: (...a) => void args.push(a), finish: () => {} } });
     expect(args.every((a) => a[3] === undefined)).toBe(true);
   });
 
   it("logit_bias and penalties change the choice; without them the text is unchanged", async () => {
-    const plain = await generate(fakeModel().forward, base);
+    const plain = await generateWith(fakeModel(), base);
     const banned = plain.sequences[0].tokenIds[0];
-    const biased = await generate(fakeModel().forward, { ...base, penalties: { presence_penalty: 0, frequency_penalty: 0, logit_bias: new Map([[banned, -100]]) } });
+    const biased = await generateWith(fakeModel(), { ...base, penalties: { presence_penalty: 0, frequency_penalty: 0, logit_bias: new Map([[banned, -100]]) } });
     expect(biased.sequences[0].tokenIds[0]).not.toBe(banned);
-    const forced = await generate(fakeModel().forward, { ...base, penalties: { presence_penalty: 0, frequency_penalty: 0, logit_bias: new Map([[42, 100]]) } });
+    const forced = await generateWith(fakeModel(), { ...base, penalties: { presence_penalty: 0, frequency_penalty: 0, logit_bias: new Map([[42, 100]]) } });
     expect(forced.sequences[0].tokenIds).toEqual([42, 42, 42, 42, 42, 42]);
     // The fake model's best logit is 5; 42 sits at -10 + 16 = 6 until it has been generated once,
     // then at 6 - 2 - 2 = 2: it is chosen first and never again.
-    const penalised = await generate(fakeModel().forward, { ...base, penalties: { presence_penalty: 2, frequency_penalty: 2, logit_bias: new Map([[42, 16]]) } });
+    const penalised = await generateWith(fakeModel(), { ...base, penalties: { presence_penalty: 2, frequency_penalty: 2, logit_bias: new Map([[42, 16]]) } });
     expect(penalised.sequences[0].tokenIds[0]).toBe(42);
     expect(penalised.sequences[0].tokenIds.filter((t) => t === 42)).toHaveLength(1);
   });

@@ -2,8 +2,8 @@
 // (bounded in bytes, least recently used first out), so a repeated prompt — or one that extends a
 // cached prompt — skips the positions already computed. Entries are never mutated after storing:
 // every reshaping of a batch's cache makes new arrays.
-import type { KvCache } from "../generation/forward";
-import { keepFirst, kvBytes } from "../generation/kv";
+import type { KvCache } from "./forward";
+import { keepFirst, kvBytes } from "./kv";
 
 export interface PrefixHit {
   /** Prompt positions whose keys/values are reused. */

@@ -1,9 +1,14 @@
 // A fake GPT-2 for decode-loop tests: its "KV cache" stores each row's token history, and its
 // logits depend on the whole history, so any mix-up of rows, positions or cache lengths changes
-// the output. `referenceNext` computes the same logits without any cache, for a naive reference.
-import type { Forward, ForwardInput, KvCache } from "../../src/generation/forward";
-import { appendRightPadded, capacityOf } from "../../src/generation/kv";
-import type { KvPadding } from "../../src/model/manifest";
+// the output. It behaves as a graph of either KV layout does: a left-padded graph returns the
+// whole cache (`present`), a right-padded-append graph only the step's new positions; turning
+// those into the next cache is the real KvLayout's job (src/engine/kv-layout.ts), not the fake's.
+// `generateAlone` computes the same sequence without any cache, as a naive reference.
+import type { Forward, ForwardInput, StepKv } from "../../src/engine/forward";
+import { capacityOf } from "../../src/engine/kv";
+import { kvLayoutFor, type KvLayout } from "../../src/engine/kv-layout";
+import { BatchScheduler, type GenerationJob, type JobResult } from "../../src/engine/scheduler";
+import { MANIFEST_FORMAT, type KvPadding, type ModelManifest } from "../../src/model/manifest";
 import { createTokenChooser, type SamplingSettings } from "../../src/sampling/index";
 import { createRng } from "../../src/sampling/rng";
 
@@ -22,18 +27,26 @@ export function referenceLogits(history: number[], eosBias = 0): Float32Array {
 export interface FakeModel {
   forward: Forward;
   calls: ForwardInput[];
+  layout: KvLayout;
 }
 
 export interface FakeModelOptions {
   eosBias?: number;
   onStep?: (input: ForwardInput) => void;
   fail?: (input: ForwardInput) => boolean;
-  /** Where shorter rows' padding sits in the cache: "left" (MultiHeadAttention graphs) or "right"
-   * (GroupQueryAttention: a row's new keys are written right after its own, not at the end). */
+  /** Where shorter rows' padding sits: "left" (Optimum exports) or "right" (our graphs). */
   padding?: KvPadding;
-  /** Right padding only: return just the new positions for the session-side append (our graphs,
-   * default) or, like GroupQueryAttention's `present`, the whole cache as long as the past buffer. */
-  newKeysOnly?: boolean;
+}
+
+/** A manifest for the fake model's one-head, one-number-per-position "cache". */
+export function fakeManifest(padding: KvPadding = "left"): ModelManifest {
+  return {
+    format: MANIFEST_FORMAT, name: "fake", dtype: "fp32", created_by: "test",
+    architecture: { model_type: "gpt2", n_layer: 1, n_head: 1, n_embd: 1, n_positions: 1024, vocab_size: VOCAB, layer_norm_epsilon: 1e-5 },
+    tokenizer: { name: "r50k_base", eos_token_id: 50256, bos_token_id: 50256 },
+    io: { inputs: [], outputs: [], kv_padding: padding },
+    files: [], source: { checkpoint: "fake", config_sha256: "", weights_sha256: "" },
+  };
 }
 
 export function fakeModel(options: FakeModelOptions = {}): FakeModel {
@@ -70,20 +83,12 @@ export function fakeModel(options: FakeModelOptions = {}): FakeModel {
       });
       histories.push([...past, ...fresh]);
     }
-    // The "cache" keeps every position (padding included, as zeros) like a real one would. On the
-    // right-padded layout it returns only the new positions and appends them after each row's own
-    // data, as the session does with GroupQueryAttention graphs (in place where there is headroom).
     const fresh = Float32Array.from(input.inputIds);
-    let present: KvCache;
-    if (right && input.past && options.newKeysOnly !== false) {
-      const lengths = histories.map((h) => h.length - input.seq);
-      present = appendRightPadded(input.past, [fresh, fresh.slice()], lengths, input.seq, input.reusePast ?? false);
-    } else if (right && input.past) {
-      const capacity = Math.max(total, capacityOf(input.past));
-      const tensor = new Float32Array(input.batch * capacity);
-      histories.forEach((history, row) => tensor.set(history, row * capacity));
-      present = { batch: input.batch, heads: 1, length: total, capacity, tensors: [tensor, tensor.slice()] };
+    let kv: StepKv;
+    if (right) {
+      kv = { positions: input.seq, tensors: [fresh, fresh.slice()] };
     } else {
+      // The whole cache, padding included (as zeros), like a real present.
       const tensor = new Float32Array(input.batch * total);
       for (let row = 0; row < input.batch; row++) {
         const stride = input.past ? capacityOf(input.past) : 0;
@@ -91,11 +96,21 @@ export function fakeModel(options: FakeModelOptions = {}): FakeModel {
         tensor.set(cached, row * total);
         tensor.set(fresh.subarray(row * input.seq, (row + 1) * input.seq), row * total + pastLength);
       }
-      present = { batch: input.batch, heads: 1, length: total, tensors: [tensor, tensor.slice()] };
+      kv = { positions: total, tensors: [tensor, tensor.slice()] };
     }
-    return { logits: histories.map((h) => referenceLogits(h, options.eosBias)), present };
+    return { logits: histories.map((h) => referenceLogits(h, options.eosBias)), kv };
   };
-  return { forward, calls };
+  return { forward, calls, layout: kvLayoutFor(fakeManifest(options.padding ?? "left")) };
+}
+
+/** A scheduler over the fake model (or any forward with its layout). */
+export function fakeScheduler(model: FakeModel, limits = { maxBatchRows: 8, maxWaiting: 8 }, pause?: () => Promise<void>): BatchScheduler {
+  return new BatchScheduler(model.forward, model.layout, limits, { pause });
+}
+
+/** One request alone through a scheduler of its own (what generate() does for one request). */
+export function generateWith(model: FakeModel, job: GenerationJob, pause?: () => Promise<void>): Promise<JobResult> {
+  return fakeScheduler(model, { maxBatchRows: job.numSequences, maxWaiting: 1 }, pause).submit(job);
 }
 
 /** What a sequence generates on the fake model with no cache and no batch: the reference output. */

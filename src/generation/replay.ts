@@ -1,7 +1,7 @@
 // Replaying a cached generation to a streaming listener: one token event per token with the text
 // delta a live run would have sent (UTF-8 safe; never past the final text, which a stop string
 // may have cut), then the finish event with the rest.
-import type { GenerationListener, SequenceResult } from "../generation/sequence";
+import type { GenerationListener, SequenceResult } from "../engine/sequence";
 import { IncrementalDecoder } from "../tokenizer/index";
 
 export function replay(sequences: readonly SequenceResult[], listener: GenerationListener): void {

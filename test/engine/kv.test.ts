@@ -1,8 +1,8 @@
 // The cache reshaping helpers, on caches whose values name their (row, head, position, dim) so any
 // misplaced copy shows. Tensors are [batch, heads, capacity, headDim].
 import { describe, expect, it } from "vitest";
-import type { KvCache } from "../../src/generation/forward";
-import { appendRightPadded, keepFirst, selectRows, shrinkRight, stackPadded } from "../../src/generation/kv";
+import type { KvCache } from "../../src/engine/forward";
+import { appendRightPadded, keepFirst, selectRows, shrinkRight, stackPadded } from "../../src/engine/kv";
 
 const HEADS = 2;
 const DIM = 3;

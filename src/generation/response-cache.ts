@@ -2,7 +2,7 @@
 // tiers: an in-isolate LRU bounded in bytes, then the data center's Workers Cache API so other
 // isolates hit too. Keys hash the model's identity (every file's sha256), the prompt's token ids
 // and every setting that changes the output, so one model's text is never served for another.
-import type { SequenceResult } from "../generation/sequence";
+import type { SequenceResult } from "../engine/sequence";
 
 export interface CachedGeneration {
   sequences: SequenceResult[];

@@ -1,0 +1,112 @@
+// The engine: one model's verified files in an onnxruntime session, its KV layout, its prefix cache
+// and the scheduler that batches every request's sequences through it. Everything above the
+// engine hands it a plan (GenerationJob) and gets tokens back; nothing above it sees ONNX or KV.
+import type { ModelManifest } from "../model/manifest";
+import type { ModelFiles } from "../model/source";
+import { parseManifest, verifyFile } from "../model/verify";
+import { kvLayoutFor, type KvLayout } from "./kv-layout";
+import { ort, createSession } from "./ort";
+import { PrefixCache } from "./prefix-cache";
+import { BatchScheduler, type GenerationJob, type JobResult } from "./scheduler";
+import { ModelSession } from "./session";
+
+export interface EngineLimits {
+  /** Most sequences in one batched step. 1 = no batching. */
+  maxBatchRows: number;
+  /** Most requests waiting for a slot; beyond it submit() throws SchedulerBusyError. */
+  maxWaiting: number;
+  /** Bytes of prompt keys/values kept for reuse. 0 = no prefix cache. */
+  prefixCacheBytes: number;
+}
+
+export interface Engine {
+  readonly manifest: ModelManifest;
+  /** How long loading took (files, checks, session, warm-up step), ms. */
+  readonly loadMs: number;
+  submit(job: GenerationJob): Promise<JobResult>;
+  /** Rows generating now and requests waiting for a slot. */
+  activity(): { rows: number; waiting: number };
+  release(): Promise<void>;
+}
+
+export async function readManifest(files: ModelFiles): Promise<ModelManifest> {
+  return parseManifest(await files.read("manifest.json"), files.location);
+}
+
+export interface OpenedModel {
+  manifest: ModelManifest;
+  session: ModelSession;
+  layout: KvLayout;
+}
+
+/**
+ * The model in `files` verified, in an onnxruntime session, warmed up (its manifest already read,
+ * or read here). The engine's scheduler is its only user in the Worker; fidelity tests and the
+ * benchmark drive `session.forward` directly.
+ */
+export async function openModel(files: ModelFiles, known?: ModelManifest): Promise<OpenedModel> {
+  const manifest = known ?? (await readManifest(files));
+  const graphEntry = manifest.files.find((f) => f.role === "graph")!;
+  const graph = await files.read(graphEntry.path);
+  await verifyFile(graph, graphEntry, files.location);
+  const externalData: { path: string; data: Uint8Array }[] = [];
+  for (const entry of manifest.files.filter((f) => f.role === "weights")) {
+    const data = await files.read(entry.path);
+    await verifyFile(data, entry, files.location);
+    externalData.push({ path: entry.path, data });
+  }
+  let session: ort.InferenceSession;
+  try {
+    session = await createSession(graph, externalData);
+  } catch (error) {
+    throw new Error(`${files.location}: onnxruntime could not load the model: ${messageOf(error)}`);
+  }
+  externalData.length = 0; // the session holds its own copy in WASM memory
+  const layout = kvLayoutFor(manifest);
+  const missing = ModelSession.missingNames(session, manifest, layout);
+  if (missing.length > 0) {
+    await session.release();
+    throw new Error(`${files.location}: the ONNX graph does not match its manifest (missing ${missing.join(", ")})`);
+  }
+  const modelSession = new ModelSession(manifest, session, layout);
+  try {
+    await warmUp(modelSession, manifest);
+  } catch (error) {
+    await modelSession.release();
+    throw new Error(`${files.location}: the ONNX graph does not match its manifest (${messageOf(error)})`);
+  }
+  return { manifest, session: modelSession, layout };
+}
+
+/** The model in `files`, opened, with its prefix cache and scheduler: ready for requests. */
+export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?: ModelManifest): Promise<Engine> {
+  const started = Date.now();
+  const { manifest, session, layout } = await openModel(files, known);
+  const prefixCache = limits.prefixCacheBytes > 0 ? new PrefixCache(limits.prefixCacheBytes) : null;
+  const scheduler = new BatchScheduler(session.forward, layout, limits, { prefixCache });
+  return {
+    manifest,
+    loadMs: Date.now() - started,
+    submit: (job) => scheduler.submit(job),
+    activity: () => scheduler.activity,
+    release: () => session.release(),
+  };
+}
+
+/**
+ * One token at the last position of the context window before the model is declared ready: a
+ * manifest that disagrees with its graph (heads, width, vocabulary, a window longer than the
+ * position table) fails here, at load, with the reason — not as a 500 on every request later.
+ */
+async function warmUp(session: ModelSession, manifest: ModelManifest): Promise<void> {
+  const arch = manifest.architecture;
+  const { logits, kv } = await session.forward({
+    batch: 1, seq: 1, inputIds: [manifest.tokenizer.eos_token_id], attentionMask: [1], positionIds: [arch.n_positions - 1], past: null,
+  });
+  // (the session checks every step's key/value shapes against the manifest itself)
+  if (logits[0]?.length !== arch.vocab_size) throw new Error(`logits have ${logits[0]?.length} entries, manifest says vocab_size ${arch.vocab_size}`);
+  if (kv.positions !== 1) throw new Error(`a one-token step returned ${kv.positions} key/value positions`);
+  if (logits[0].some((x) => !Number.isFinite(x))) throw new Error("the warm-up step produced non-finite logits");
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,67 @@
+// Where a batch's keys/values sit, chosen once per model from its manifest. Rows of different
+// lengths share one cache tensor, so shorter rows are padded; the graph decides on which side:
+// - "left-padded" (Optimum / transformers.js exports, our --attention mha graphs): a row's data ends
+//   at the last position, the graph returns the whole cache (`present.*`) every step.
+// - "right-padded-append" (our GroupQueryAttention graphs): a row's data starts at position 0 and
+//   the graph returns only the step's own positions (`new_key_values.*`), which are written right
+//   after each row's data, in place where the cache has headroom. A row's numbers are then exactly
+//   those of the same request alone.
+// Everything in the engine that depends on the side asks the layout; nothing else branches on it.
+import type { ModelManifest } from "../model/manifest";
+import type { KvCache, StepKv } from "./forward";
+import { appendRightPadded, shrinkRight, stackPadded, trimLeft } from "./kv";
+
+export interface KvLayout {
+  readonly name: "left-padded" | "right-padded-append";
+  /** The graph output that carries a layer's keys or values. */
+  outputName(layer: number, kind: "key" | "value"): string;
+  /** The running batch with a newcomer's rows stacked under it (one common length). */
+  stack(running: KvCache, newcomer: KvCache): KvCache;
+  /** Padding beyond the longest remaining row's `longest` positions dropped. */
+  trim(kv: KvCache, longest: number): KvCache;
+  /** Appends one row's attention mask: its `length` used positions among `kvLength`, then `seq` new ones. */
+  pushMask(mask: number[], length: number, kvLength: number, seq: number): void;
+  /**
+   * The cache after a step, from what the graph returned. `rowLengths` are the rows' used positions
+   * before the step; `growInPlace`: the caller never reads `past` again (the batch's own cache, not
+   * a prefix-cache entry), so its headroom may be written.
+   */
+  next(past: KvCache | null, step: StepKv, rowLengths: readonly number[], seq: number, growInPlace: boolean): KvCache;
+}
+
+export function kvLayoutFor(manifest: ModelManifest): KvLayout {
+  const heads = manifest.architecture.n_head;
+  return manifest.io.kv_padding === "right" ? rightPaddedAppend(heads) : leftPadded(heads);
+}
+
+function leftPadded(heads: number): KvLayout {
+  return {
+    name: "left-padded",
+    outputName: (layer, kind) => `present.${layer}.${kind}`,
+    stack: (running, newcomer) => stackPadded(running, newcomer, "left"),
+    trim: (kv, longest) => trimLeft(kv, kv.length - longest),
+    pushMask(mask, length, kvLength, seq) {
+      for (let i = 0; i < kvLength; i++) mask.push(i >= kvLength - length ? 1 : 0);
+      for (let i = 0; i < seq; i++) mask.push(1);
+    },
+    // The graph concatenated past and new positions itself.
+    next: (_past, step, rowLengths) => ({ batch: rowLengths.length, heads, length: step.positions, tensors: step.tensors }),
+  };
+}
+
+function rightPaddedAppend(heads: number): KvLayout {
+  return {
+    name: "right-padded-append",
+    outputName: (layer, kind) => `new_key_values.${layer}.${kind}`,
+    stack: (running, newcomer) => stackPadded(running, newcomer, "right"),
+    trim: (kv, longest) => shrinkRight(kv, longest),
+    pushMask(mask, length, kvLength, seq) {
+      for (let i = 0; i < kvLength; i++) mask.push(i < length ? 1 : 0);
+      for (let i = 0; i < seq; i++) mask.push(1); // written right after the row's data
+    },
+    next(past, step, rowLengths, seq, growInPlace) {
+      if (!past) return { batch: rowLengths.length, heads, length: step.positions, tensors: step.tensors };
+      return appendRightPadded(past, step.tensors, rowLengths, seq, growInPlace);
+    },
+  };
+}

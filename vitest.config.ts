@@ -58,11 +58,12 @@ export default defineConfig({
         },
       },
       {
-        // The demo page in headless Chromium against `wrangler dev` (test/browser/demo.test.ts).
+        // Against `wrangler dev`: the demo page in headless Chromium (test/browser), and what only
+        // workerd's own HTTP server shows, such as client disconnects (test/dev).
         test: {
           name: "browser",
           environment: "node",
-          include: ["test/browser/**/*.test.ts"],
+          include: ["test/{browser,dev}/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

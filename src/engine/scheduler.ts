@@ -4,6 +4,7 @@
 // step serves every sequence. Finished rows leave at once; padding no row needs is trimmed away.
 // How rows are padded is the model's KvLayout; on the right-padded-append layout a row's numbers
 // are exactly those of the same request alone, on left-padded graphs they can differ in the last bits.
+import { StepTimer, stepsUntilStart } from "./admission";
 import type { Forward, KvCache } from "./forward";
 import { repeatRows, selectRows } from "./kv";
 import type { KvLayout } from "./kv-layout";
@@ -14,6 +15,8 @@ import { batchInterrupt, type Budget } from "./stopping";
 export interface GenerationJob extends SequenceSpec {
   numSequences: number;
   budget: Budget;
+  /** Called once, when the job leaves the queue and its prefill begins. */
+  onStart?: () => void;
 }
 
 export interface JobResult {
@@ -42,8 +45,13 @@ export interface SchedulerOptions {
   prefixCache?: PrefixCache | null;
 }
 
+/** The request cannot get a batch slot (queue full, or no time left to start): retry later. */
 export class SchedulerBusyError extends Error {
   override name = "SchedulerBusyError";
+  /** When a retry may find room, in seconds. */
+  constructor(message: string, readonly retryAfterSeconds = 1) {
+    super(message);
+  }
 }
 
 interface Job {
@@ -77,6 +85,10 @@ export class BatchScheduler {
   private running: Promise<void> | null = null;
   private readonly pause: () => Promise<void>;
   private readonly prefixCache: PrefixCache | null;
+  private readonly stepTimer = new StepTimer();
+  /** When the running batch's previous step started (null: the batch was empty). workerd's clock
+   * only moves across I/O, so a step is timed start to start, pauses and newcomers' prefills included. */
+  private lastStepAt: number | null = null;
 
   constructor(
     private readonly forward: Forward,
@@ -101,6 +113,14 @@ export class BatchScheduler {
       return Promise.reject(new SchedulerBusyError(`${this.waiting.length} requests are already waiting for this model`));
     }
     const now = spec.budget.now();
+    const waitMs = this.expectedWaitMs(spec.numSequences);
+    if (spec.budget.deadline !== null && waitMs !== null && now + waitMs >= spec.budget.deadline) {
+      const seconds = Math.ceil(waitMs / 1000);
+      return Promise.reject(new SchedulerBusyError(
+        `the requests ahead of this one need about ${seconds} s before a batch slot frees up, longer than its time budget`,
+        Math.max(1, Math.ceil((waitMs - (spec.budget.deadline - now)) / 1000)),
+      ));
+    }
     const sequences = Array.from({ length: spec.numSequences }, (_, i) => new Sequence(i, spec));
     const job: Job = { spec, sequences, outcome: null, submittedAt: now, prefillStart: now, prefillEnd: now, cachedTokens: 0, steps: 0, failed: false };
     this.waiting.push(job);
@@ -132,10 +152,44 @@ export class BatchScheduler {
     return job.outcome.result;
   }
 
+  /** At most how long a new job of `rows` rows waits for slots (every row runs to its max), or null before any step was timed. */
+  private expectedWaitMs(rows: number): number | null {
+    const msPerStep = this.stepTimer.msPerStep;
+    if (msPerStep === null) return null;
+    const remaining = this.slots.map((slot) => slot.job.spec.maxNewTokens - slot.sequence.tokenIds.length);
+    const ahead = this.waiting.map((job) => ({ rows: job.spec.numSequences, steps: job.spec.maxNewTokens }));
+    return stepsUntilStart(remaining, ahead, this.limits.maxBatchRows, rows) * msPerStep;
+  }
+
+  /**
+   * Waiting requests whose budget ran out, or whose client left, before they got a slot: the first
+   * get an error they can act on (503, retry later), not an empty success; the second just end.
+   */
+  private expireWaiting(): void {
+    this.waiting = this.waiting.filter((job) => {
+      const interrupt = batchInterrupt(job.spec.budget);
+      if (!interrupt) return true;
+      job.prefillStart = job.prefillEnd = job.spec.budget.now();
+      if (interrupt === "cancelled") {
+        for (const sequence of job.sequences) sequence.interrupt(interrupt);
+        this.settle(job);
+      } else {
+        const waited = job.prefillStart - job.submittedAt;
+        const wait = this.expectedWaitMs(job.spec.numSequences) ?? 1000;
+        this.fail(job, new SchedulerBusyError(`this request waited ${waited} ms for a batch slot and its time budget ran out before it could start`, Math.max(1, Math.ceil(wait / 1000))));
+      }
+      return false;
+    });
+  }
+
   private async iterate(): Promise<void> {
+    this.expireWaiting();
     await this.admit();
     this.choose();
-    if (this.slots.length === 0) return;
+    if (this.slots.length === 0) {
+      this.lastStepAt = null;
+      return;
+    }
     await this.pause();
     await this.step();
   }
@@ -145,13 +199,8 @@ export class BatchScheduler {
     while (this.waiting.length > 0 && this.slots.length + this.waiting[0].spec.numSequences <= this.limits.maxBatchRows) {
       const job = this.waiting.shift()!;
       const { budget } = job.spec;
-      const interrupt = batchInterrupt(budget);
-      if (interrupt) {
-        for (const sequence of job.sequences) sequence.interrupt(interrupt);
-        this.settle(job);
-        continue;
-      }
       job.prefillStart = budget.now();
+      job.spec.onStart?.();
       let prefill: { present: KvCache; logits: Float32Array };
       try {
         prefill = await this.prefill(job);
@@ -225,6 +274,9 @@ export class BatchScheduler {
     const slots = this.slots;
     const attentionMask: number[] = [];
     for (const slot of slots) this.layout.pushMask(attentionMask, slot.length, kv.length, 1);
+    const started = Date.now();
+    if (this.lastStepAt !== null) this.stepTimer.record(started - this.lastStepAt);
+    this.lastStepAt = started;
     try {
       const output = await this.forward({
         batch: slots.length,

@@ -28,9 +28,11 @@ export function withResponseCache(inner: GenerationService, cache: ResponseCache
       if (parts === null) return inner.prepare(planned);
       const key = await responseCacheKey(parts);
       const hit = await cache.get(key);
-      if (hit) return { planned, run: async (options = {}) => fromCache(planned, hit.value, hit.tier, options) };
+      if (hit) return { planned, cacheStatus: "hit", run: async (options = {}) => fromCache(planned, hit.value, hit.tier, options) };
       const prepared = await inner.prepare(planned);
-      return { planned, run: (options = {}) => coalesced(key, cache, prepared, options) };
+      // Identical requests in flight answer this one (as a hit) unless the leader is cut short.
+      const cacheStatus = inflight.has(key) ? "hit" : "miss";
+      return { planned, cacheStatus, run: (options = {}) => coalesced(key, cache, prepared, options) };
     },
   };
 }

@@ -18,6 +18,8 @@ export type CacheSource = "model" | "memory" | "edge" | "coalesced";
 export interface RunOptions {
   signal?: AbortSignal;
   listener?: GenerationListener;
+  /** Called when the engine starts this request (it got its batch slot); never for cache hits. */
+  onStart?: () => void;
 }
 
 /** A validated request, tokenized and planned against the model's manifest (no weights loaded). */
@@ -35,6 +37,8 @@ export interface PlannedGeneration {
 /** A plan ready to run: every 4xx and 503 is behind it, so a stream may open now. */
 export interface PreparedGeneration {
   planned: PlannedGeneration;
+  /** The x-cache header as known before running: a stream's headers go out first. */
+  cacheStatus: "hit" | "miss" | "bypass";
   run(options?: RunOptions): Promise<GenerationOutcome>;
 }
 
@@ -82,7 +86,7 @@ export function engineService(config: Config, model: ModelHandle): GenerationSer
     async prepare(planned) {
       const engine = await model.engine();
       const readyAt = Date.now();
-      return { planned, run: (options = {}) => runOnEngine(config, engine, planned, readyAt, options) };
+      return { planned, cacheStatus: "bypass", run: (options = {}) => runOnEngine(config, engine, planned, readyAt, options) };
     },
   };
 }
@@ -96,11 +100,12 @@ async function runOnEngine(config: Config, engine: Engine, planned: PlannedGener
       ...plan,
       budget: { deadline: limit > 0 ? receivedAt + limit : null, signal: options.signal, now: Date.now },
       listener: options.listener,
+      onStart: options.onStart,
     });
   } catch (error) {
     // A full queue is the server's condition, not the request's: 503 with a hint when to retry.
     if (error instanceof SchedulerBusyError) {
-      throw new ApiError(503, "overloaded", `the model is busy (${error.message}); retry shortly`, null, { "Retry-After": "1" });
+      throw new ApiError(503, "overloaded", `the model is busy: ${error.message}; retry in ${error.retryAfterSeconds} s`, null, { "Retry-After": String(error.retryAfterSeconds) });
     }
     throw error;
   }

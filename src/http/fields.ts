@@ -48,17 +48,12 @@ export const penaltyField = (field: string) => ranged(field, -2, 2);
 
 /** OpenAI's logit_bias: {"<token id>": bias in [-100, 100]}. */
 export const logitBiasField = () =>
-  z.unknown().superRefine((value, ctx) => {
-    // JSON.parse makes "__proto__" an own key, which z.record would silently drop.
-    if (value !== null && typeof value === "object" && Object.prototype.hasOwnProperty.call(value, "__proto__")) {
-      ctx.addIssue({ code: "custom", message: "logit_bias keys must be token ids (decimal strings)", path: ["__proto__"] });
-    }
-  }).pipe(z.record(
+  z.record(
     z.string().regex(/^\d+$/, { error: "logit_bias keys must be token ids (decimal strings)" })
       .refine((key) => Number(key) < GPT2_VOCAB_SIZE, { error: `logit_bias keys must be token ids below ${GPT2_VOCAB_SIZE}` }),
     ranged("logit_bias values", -100, 100),
     { error: 'logit_bias must be an object like {"50256": -100}' },
-  ).refine((bias) => Object.keys(bias).length <= 300, { error: "logit_bias takes at most 300 tokens" }));
+  ).refine((bias) => Object.keys(bias).length <= 300, { error: "logit_bias takes at most 300 tokens" });
 
 /** Field names as messages show them: odd ones (empty, spaces, quotes) quoted. */
 const fieldList = (keys: readonly string[]) => keys.map((k) => (/^[\w.-]+$/.test(k) ? k : `"${k}"`)).join(", ");
@@ -82,8 +77,15 @@ export function paramOf(path: readonly PropertyKey[]): string | null {
   return name || null;
 }
 
-/** Validate, or throw a 400 naming the first offending field. */
+/**
+ * Validate, or throw a 400 naming the first offending field. JSON.parse keeps a "__proto__" key
+ * as an own property, which z.record (logit_bias) would drop silently: it is refused here.
+ */
 export function parseOrThrow<T>(schema: z.ZodType<T>, body: unknown, docs: string): T {
+  const bias = body !== null && typeof body === "object" ? (body as { logit_bias?: unknown }).logit_bias : undefined;
+  if (bias !== null && typeof bias === "object" && Object.prototype.hasOwnProperty.call(bias, "__proto__")) {
+    throw badRequest("logit_bias keys must be token ids (decimal strings)", "logit_bias.__proto__");
+  }
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   throw issueToError(result.error.issues[0], docs);

@@ -9,6 +9,7 @@ import { streamGeneration } from "./generate-stream";
 import { keepAlive } from "./keep-alive";
 import { logGeneration } from "./log";
 import { SSE_HEADERS } from "./sse";
+import { startedJson } from "./started-json";
 
 export async function handleGenerate(c: Context<AppEnv>): Promise<Response> {
   const receivedAt = Date.now();
@@ -16,17 +17,25 @@ export async function handleGenerate(c: Context<AppEnv>): Promise<Response> {
   const { stream, ...body } = parseGenerateRequest(await readJsonBody(c.req.raw, config.limits.maxBodyBytes), config.limits);
   const request = { ...body, cache: body.cache !== false && allowsCache(c.req.raw) };
   const prepared = await startGeneration(generation, request, receivedAt);
+  const cacheHeader = { "x-cache": prepared.cacheStatus };
   if (stream) {
     const { stream, finished } = streamGeneration(prepared, { signal: c.req.raw.signal, route: "/v1/generate", config });
     keepAlive(c, finished);
-    return new Response(stream, { headers: SSE_HEADERS });
+    return new Response(stream, { headers: { ...SSE_HEADERS, ...cacheHeader } });
   }
-  const running = prepared.run({ signal: c.req.raw.signal });
-  keepAlive(c, running);
-  const outcome = await running;
-  logGeneration(config, "/v1/generate", request.prompt, outcome);
-  c.header("x-cache", outcome.cache.status);
-  return c.json(generateResponseBody(outcome));
+  return startedJson(c, {
+    headers: cacheHeader,
+    run(options) {
+      const running = prepared.run(options);
+      keepAlive(c, running);
+      return running;
+    },
+    render(outcome) {
+      logGeneration(config, "/v1/generate", request.prompt, outcome);
+      return { body: generateResponseBody(outcome), headers: { "x-cache": outcome.cache.status } };
+    },
+    errorBody: (error) => error.toJSON(),
+  });
 }
 
 /** `Cache-Control: no-store` (or no-cache) on the request opts out of the response cache. */

@@ -8,17 +8,28 @@ import { buildGenerateSchema } from "./generate-schema";
 import { SERVER_VERSION } from "./info";
 import { buildCompletionSchema } from "./openai/schema";
 
-const generateResponse = z.object({
+// What generateResponseBody (generation/service.ts) returns; test/worker/info.test.ts validates
+// real responses against the document built from it.
+const generateResponse = z.strictObject({
   model: z.string(),
-  generations: z.array(z.object({
+  generations: z.array(z.strictObject({
     index: z.int(),
     text: z.string(),
     token_ids: z.array(z.int()),
     finish_reason: z.enum(["stop", "length", "time", "cancelled"]),
   })),
-  usage: z.object({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int() }),
+  usage: z.strictObject({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int(), cached_tokens: z.int() }),
   seed: z.int().optional().meta({ description: "Present when do_sample is true." }),
-  timings: z.record(z.string(), z.number().nullable()),
+  timings: z.strictObject({
+    queue_ms: z.number().meta({ description: "Receipt to prefill: model load and waiting for a batch slot." }),
+    tokenize_ms: z.number(),
+    prefill_ms: z.number(),
+    decode_ms: z.number(),
+    total_ms: z.number(),
+    decode_steps: z.int(),
+    decode_tokens_per_second: z.number().nullable(),
+    cache: z.enum(["model", "memory", "edge", "coalesced"]).meta({ description: "Where the answer came from." }),
+  }),
 });
 
 const errorResponse = z.object({
@@ -48,7 +59,7 @@ const errors = {
   "400": { description: "A field has the wrong type or range; `param` names it.", ...jsonBody("Error") },
   "401": { description: "API keys are configured and none (or a wrong one) was sent.", ...jsonBody("Error") },
   "429": { description: "Rate limited; see Retry-After.", ...jsonBody("Error") },
-  "503": { description: "The model cannot be loaded; see Retry-After.", ...jsonBody("Error") },
+  "503": { description: "The model cannot be loaded, or it is busy (type `overloaded`); see Retry-After.", ...jsonBody("Error") },
 };
 
 export function openApiDocument(limits: Limits) {

@@ -109,11 +109,31 @@ describe("BatchScheduler", () => {
     expect((await other).sequences[0].tokenIds).toEqual(alone(job([3, 4], { maxNewTokens: 20 })));
   });
 
-  it("a request whose deadline passed while waiting ends with time and no tokens", async () => {
+  it("a request whose budget runs out while it waits for a slot is refused (retry later), not an empty success", async () => {
     const scheduler = fakeScheduler(fakeModel(), { maxBatchRows: 1, maxWaiting: 4 });
     const first = scheduler.submit(job([1], { maxNewTokens: 5 }));
-    const late = scheduler.submit(job([2], { budget: { deadline: 0, now: Date.now } }));
-    expect((await late).sequences[0]).toMatchObject({ tokenIds: [], finishReason: "time" });
+    const late = scheduler.submit(job([2], { budget: { deadline: Date.now() + 5, now: Date.now } }));
+    const error = await late.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SchedulerBusyError);
+    expect((error as SchedulerBusyError).message).toMatch(/waited \d+ ms for a batch slot and its time budget ran out/);
+    expect((error as SchedulerBusyError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
     await first;
+  });
+
+  it("refuses at once a request that cannot start before its deadline even in the best case of the queue's upper bound", async () => {
+    const slow = fakeModel({ onStep: () => { const until = Date.now() + 5; while (Date.now() < until); } });
+    const scheduler = fakeScheduler(slow, { maxBatchRows: 1, maxWaiting: 4 });
+    const running = scheduler.submit(job([1], { maxNewTokens: 200 }));
+    while (scheduler.activity.rows === 0) await tick();
+    for (let i = 0; i < 5; i++) await tick(); // a few steps, so the scheduler knows its step time
+    // 200 steps of ≥ 5 ms each are ahead of it: a 100 ms budget cannot start in time.
+    const error = await scheduler.submit(job([2], { budget: { deadline: Date.now() + 100, now: Date.now } })).catch((e: unknown) => e);
+    expect(scheduler.activity).toEqual({ rows: 1, waiting: 0 }); // refused at once: never queued, the first still runs
+    expect(error).toBeInstanceOf(SchedulerBusyError);
+    expect((error as SchedulerBusyError).message).toMatch(/need about \d+ s before a batch slot frees up, longer than its time budget/);
+    // One with room in its budget is queued as usual.
+    const patient = scheduler.submit(job([3], { maxNewTokens: 2 }));
+    expect((await patient).sequences[0].tokenIds).toHaveLength(2);
+    await running;
   });
 });

@@ -70,6 +70,7 @@ function fakeService(runResult: () => Promise<JobResult>) {
       counts.prepares++;
       return {
         planned,
+        cacheStatus: "bypass",
         async run(): Promise<GenerationOutcome> {
           counts.runs++;
           const result = await runResult();

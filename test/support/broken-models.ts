@@ -1,5 +1,6 @@
 // Model folders broken the ways deployments break: a missing file, a truncated or corrupt weights
-// file, a manifest that is not JSON, a graph from another model (wrong shape for its manifest).
+// file, a manifest that is not JSON, a graph from another model (wrong shape for its manifest),
+// a manifest whose heads or context window disagree with the graph.
 // Each is a copy of a good folder with one thing wrong, so the Worker's reason can be checked.
 import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -32,4 +33,15 @@ export async function writeBrokenModels(goodDir: string, cacheDir: string): Prom
   manifest.architecture.n_layer += 1;
   manifest.io.inputs.push(`past_key_values.${manifest.architecture.n_layer - 1}.key`);
   await writeFile(path.join(shape, "manifest.json"), JSON.stringify(manifest));
+
+  // Self-consistent manifests that disagree with the graph: other heads, a longer context window.
+  await editManifest(await copy("broken-heads"), (m) => (m.architecture.n_head *= 2));
+  await editManifest(await copy("broken-window"), (m) => (m.architecture.n_positions = 100_000));
+}
+
+async function editManifest(dir: string, edit: (manifest: { architecture: { n_head: number; n_positions: number } }) => void): Promise<void> {
+  const file = path.join(dir, "manifest.json");
+  const manifest = JSON.parse(await readFile(file, "utf8"));
+  edit(manifest);
+  await writeFile(file, JSON.stringify(manifest));
 }

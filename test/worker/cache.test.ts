@@ -1,4 +1,5 @@
 // The response cache, request coalescing and prefix reuse, through the Worker in workerd.
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import app from "../../src/index";
 import { envFor, postJson, type GenerateResponse } from "./helpers";
@@ -87,5 +88,23 @@ describe("response cache", () => {
     const results = await Promise.all(Array.from({ length: 4 }, () => send(request)));
     expect(results.map((r) => r.json.timings.cache).sort()).toEqual(["coalesced", "coalesced", "coalesced", "model"]);
     for (const r of results) expect(withoutTimings(r.json)).toEqual(withoutTimings(results[0].json));
+  });
+});
+
+describe("a cold isolate", () => {
+  it("answers a response already in the data center's cache without loading the model: only the manifest is read", async () => {
+    const request = { prompt: freshPrompt(), max_new_tokens: 6 };
+    // Another isolate (here: another env, so another in-memory tier) generated it and stored it in the Cache API.
+    const first = await send(request);
+    expect([first.status, first.xCache]).toEqual([200, "miss"]);
+    // This one serves the same files through a counting model host, as a model it has not loaded.
+    const read: string[] = [];
+    const host = { fetch: (url: string) => (read.push(new URL(url).pathname), env.TEST_MODELS.fetch(url)) };
+    const coldEnv = { ...env, MODEL: `fetcher:COUNTING_HOST/${MODEL}`, COUNTING_HOST: host } as unknown as Env;
+    const response = await app.request("/v1/generate", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) }, coldEnv);
+    const json = (await response.json()) as GenerateResponse & { timings: { cache: string } };
+    expect([response.status, response.headers.get("x-cache"), json.timings.cache]).toEqual([200, "hit", "edge"]);
+    expect(withoutTimings(json)).toEqual(withoutTimings(first.json));
+    expect(read).toEqual([`/${MODEL}/manifest.json`]); // no graph, no weights
   });
 });

@@ -10,6 +10,9 @@ const cases: [string, RegExp][] = [
   ["broken-corrupt", /model\.onnx\.data has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/],
   ["broken-manifest", /manifest\.json is not valid JSON/],
   ["broken-shape", /does not match its manifest \(missing past_key_values\.1\.key/],
+  // Checked at load by a warm-up step at the last position of the window, not by a 500 per request.
+  ["broken-heads", /does not match its manifest/],
+  ["broken-window", /does not match its manifest/],
 ];
 
 describe("a broken model answers 503 with the reason, then recovers", () => {

@@ -102,6 +102,14 @@ export function fuzzCases(route: Route, seed: number, count: number, modelName: 
     ...UNICODE.map((u) => json(`prompt ${JSON.stringify(u)}`, withField("prompt", JSON.stringify(`x${u}y${u}`)))),
     json("lone surrogates as escapes", withField("prompt", '"\\ud800\\udbff\\udfff a \\udc00"')),
     json("raw control character in a string", withField("prompt", '"a\u0001b"'), { status: 400, message: /JSON/ }),
+    // Hugging Face's legal values beyond the vocabulary and the context: top_k is clamped, a
+    // longer n-gram than the text bans nothing. Both once answered 500.
+    ...(route === "generate" ? [
+      json("top_k beyond the vocabulary", object([...Object.entries(base), ["do_sample", "true"], ["top_k", "60000"]]), { status: 200 }),
+      json("no_repeat_ngram_size beyond the context", withField("no_repeat_ngram_size", "2000"), { status: 200 }),
+    ] : []),
+    // JSON.parse keeps "__proto__" as an own key; a record validator would drop it silently.
+    json("logit_bias with a __proto__ key", withField("logit_bias", '{"__proto__":5}'), { status: 400, field: "logit_bias", message: /token ids/ }),
   ];
   for (const bytes of [[0x80], [0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xe2, 0x82]]) {
     const [head, tail] = withField("prompt", '"ab"').split("ab");

@@ -15,6 +15,7 @@ import { openAIErrorBody, reportError, toApiError } from "../error-response";
 import { keepAlive } from "../keep-alive";
 import { logGeneration } from "../log";
 import { eventStream, sseFrame, SSE_HEADERS } from "../sse";
+import { startedJson } from "../started-json";
 import { LogprobsTracker, appendLogprobs, emptyLogprobs, openAIFinishReason, type CompletionChoice } from "./choices";
 import { OPENAI_FIELD_NAMES, parseCompletionRequest, promptsOf, toGenerateRequest, type CompletionRequest } from "./schema";
 
@@ -46,7 +47,8 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
     model: manifest.name,
     system_fingerprint: `fp_${manifest.source.weights_sha256.slice(0, 12)}`,
   };
-  const run = (signal: AbortSignal, events: ChoiceEvents) => runJobs(config, jobs, signal, events);
+  const run = (signal: AbortSignal, events: ChoiceEvents, onStart?: () => void) => runJobs(config, jobs, signal, events, onStart);
+  const cacheHeader = { "x-cache": combinedCacheStatus(jobs.map((job) => job.prepared.cacheStatus)) };
 
   if (request.stream) {
     const includeUsage = request.stream_options?.include_usage === true;
@@ -76,7 +78,7 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
       },
     );
     keepAlive(c, done);
-    return new Response(stream, { headers: SSE_HEADERS });
+    return new Response(stream, { headers: { ...SSE_HEADERS, ...cacheHeader } });
   }
 
   const choices: CompletionChoice[] = [];
@@ -86,19 +88,36 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
     }
   }
   const trackers = new TrackerSet(0);
-  const running = run(c.req.raw.signal, {
-    token(index, text, tokenId, logprobs) {
-      choices[index].text += text;
-      if (logprobs) appendLogprobs(choices[index].logprobs!, trackers.next(index, tokenId, logprobs));
+  return startedJson(c, {
+    headers: cacheHeader,
+    run({ signal, onStart, listener }) {
+      const running = run(signal, {
+        token(index, text, tokenId, logprobs) {
+          listener.token(index, tokenId, text);
+          choices[index].text += text;
+          if (logprobs) appendLogprobs(choices[index].logprobs!, trackers.next(index, tokenId, logprobs));
+        },
+        finish(index, reason, text) {
+          choices[index].text += text;
+          choices[index].finish_reason = openAIFinishReason(reason);
+        },
+      }, onStart);
+      keepAlive(c, running);
+      return running;
     },
-    finish(index, reason, text) {
-      choices[index].text += text;
-      choices[index].finish_reason = openAIFinishReason(reason);
-    },
+    render: (outcomes) => ({
+      body: { ...head, choices, usage: usageOf(jobs, outcomes) },
+      headers: { "x-cache": combinedCacheStatus(outcomes.map((outcome) => outcome.cache.status)) },
+    }),
+    errorBody: openAIErrorBody,
   });
-  keepAlive(c, running);
-  const outcomes = await running;
-  return c.json({ ...head, choices, usage: usageOf(jobs, outcomes) });
+}
+
+/** One x-cache value for several prompts: hit only when every one was, bypass when none could be. */
+function combinedCacheStatus(statuses: ("hit" | "miss" | "bypass")[]): "hit" | "miss" | "bypass" {
+  if (statuses.every((s) => s === "hit")) return "hit";
+  if (statuses.every((s) => s === "bypass")) return "bypass";
+  return "miss";
 }
 
 /** Check the requested id, plan every prompt, then load the model: all 4xx and 503s come before any output. */
@@ -122,12 +141,13 @@ async function prepareJobs(generation: GenerationService, config: Config, manife
 }
 
 /** Run the prompts one after another (each one batched over its n samples). */
-async function runJobs(config: Config, jobs: Job[], signal: AbortSignal, events: ChoiceEvents): Promise<GenerationOutcome[]> {
+async function runJobs(config: Config, jobs: Job[], signal: AbortSignal, events: ChoiceEvents, onStart?: () => void): Promise<GenerationOutcome[]> {
   const outcomes: GenerationOutcome[] = [];
   for (const job of jobs) {
     const targets = (sequence: number) => Array.from({ length: job.copies }, (_, k) => job.base + sequence * job.copies + k);
     const outcome = await job.prepared.run({
       signal,
+      onStart,
       listener: {
         token: (sequence, tokenId, text, logprobs) => targets(sequence).forEach((i) => events.token(i, text, tokenId, logprobs)),
         finish: (sequence, reason, text) => targets(sequence).forEach((i) => events.finish(i, reason, text)),

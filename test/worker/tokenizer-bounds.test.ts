@@ -15,7 +15,7 @@ const MAX_BODY_BYTES = 131072;
 // Generous: the bounded tokenizer needs well under 100 ms here; the quadratic one needed ~10 s.
 const BOUND_MS = 3_000;
 
-async function timed<T>(started: number, work: Promise<T>): Promise<{ value: T; ms: number }> {
+async function timed<T>(started: number, work: T | Promise<T>): Promise<{ value: T; ms: number }> {
   const value = await work;
   return { value, ms: Date.now() - started };
 }

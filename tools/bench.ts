@@ -18,8 +18,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const log = (line: string) => console.error(`[bench] ${line}`);
   console.log(machineDescription().join("\n"));
-  const tokenizerRuns = values.quick ? 3 : 7;
-  const tokenizer = benchTokenizer(tokenizerRuns);
+  const tokenizer = await benchTokenizer(values.quick ? 3 : 7);
   const results: Record<string, ModelResult> = {};
   for (const shape of shapes) {
     const folder = await ensureBenchModel(shape, log);
@@ -28,11 +27,11 @@ async function main(): Promise<void> {
     results[shape.name] = await benchModel(folder, weightBytes, plan, log);
   }
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...batchTable(results), "", ...cacheTable(results), "", ...tokenizerTable(tokenizer, tokenizerRuns)].join("\n"));
+  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...batchTable(results), "", ...cacheTable(results), "", ...tokenizerTable(tokenizer)].join("\n"));
   if (values.write) {
     if (values.quick) throw new Error("--write records a full run; drop --quick");
     const path = resolve(import.meta.dirname, "../BENCHMARKS.md");
-    await writeFile(path, `${benchmarksMarkdown(results, plan, startedAt, seconds)}\n${tokenizerMarkdown(tokenizer, tokenizerRuns)}`);
+    await writeFile(path, `${benchmarksMarkdown(results, plan, startedAt, seconds)}\n${tokenizerMarkdown(tokenizer)}`);
     log(`wrote ${path}`);
   }
 }

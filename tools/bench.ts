@@ -8,6 +8,7 @@ import { BENCH_DIR, ensureBenchModel, FULL_SHAPES, QUICK_SHAPES } from "./bench/
 import { FULL_PLAN, QUICK_PLAN } from "./bench/plan.js";
 import { batchTable, benchmarksMarkdown, cacheTable, machineDescription, memoryTable, speedTable } from "./bench/report.js";
 import { benchModel, type ModelResult } from "./bench/run.js";
+import { benchTokenizer, tokenizerMarkdown, tokenizerTable } from "./bench/tokenizer.js";
 import { readFile } from "node:fs/promises";
 
 async function main(): Promise<void> {
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const log = (line: string) => console.error(`[bench] ${line}`);
   console.log(machineDescription().join("\n"));
+  const tokenizer = await benchTokenizer(values.quick ? 3 : 7);
   const results: Record<string, ModelResult> = {};
   for (const shape of shapes) {
     const folder = await ensureBenchModel(shape, log);
@@ -25,11 +27,11 @@ async function main(): Promise<void> {
     results[shape.name] = await benchModel(folder, weightBytes, plan, log);
   }
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...batchTable(results), "", ...cacheTable(results)].join("\n"));
+  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...batchTable(results), "", ...cacheTable(results), "", ...tokenizerTable(tokenizer)].join("\n"));
   if (values.write) {
     if (values.quick) throw new Error("--write records a full run; drop --quick");
     const path = resolve(import.meta.dirname, "../BENCHMARKS.md");
-    await writeFile(path, benchmarksMarkdown(results, plan, startedAt, seconds));
+    await writeFile(path, `${benchmarksMarkdown(results, plan, startedAt, seconds)}\n${tokenizerMarkdown(tokenizer)}`);
     log(`wrote ${path}`);
   }
 }

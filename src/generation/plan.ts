@@ -7,7 +7,7 @@ import type { ModelManifest } from "../model/manifest";
 import { SAMPLING_DEFAULTS, samplingSettingsError, type SamplingSettings } from "../sampling/index";
 import type { PenaltySettings } from "../sampling/penalties";
 import { randomSeed } from "../sampling/rng";
-import { encode } from "../tokenizer/index";
+import { encodeWithin } from "../tokenizer/index";
 import { penaltiesOf, type GenerateRequest } from "./request";
 
 export interface GenerationPlan {
@@ -32,8 +32,12 @@ export function planGeneration(request: GenerateRequest, manifest: ModelManifest
   const window = manifest.architecture.n_positions;
   const eos = manifest.tokenizer.eos_token_id;
   // Hugging Face starts from the BOS token when there is no prompt; GPT-2's BOS is <|endoftext|>.
-  const encoded = encode(request.prompt);
-  const promptIds = encoded.length > 0 ? encoded : [manifest.tokenizer.bos_token_id];
+  // Stop tokenizing once the prompt cannot leave room to generate: bounded work for any body.
+  const encoded = encodeWithin(request.prompt, window - 1);
+  if (!encoded.fits) {
+    throw badRequest(`prompt is more than ${encoded.moreThan} tokens; the model's context window is ${window} tokens, which leaves no room to generate`, "prompt");
+  }
+  const promptIds = encoded.ids.length > 0 ? encoded.ids : [manifest.tokenizer.bos_token_id];
   const promptTokens = promptIds.length;
   if (promptTokens >= window) {
     throw badRequest(`prompt is ${promptTokens} tokens; the model's context window is ${window} tokens, which leaves no room to generate`, "prompt");

@@ -1,83 +1,64 @@
-// GPT-2's byte-level BPE, through gpt-tokenizer's r50k_base tables (identical to GPT-2's encoder),
-// with two corrections so prompt ids equal Hugging Face's GPT2Tokenizer:
-// - pre-tokenization uses Python's idea of whitespace (`\s` differs for U+0085, U+FEFF, U+001C–1F);
-// - "<|endoftext|>" is recognised anywhere in the text, as Hugging Face's added token is.
+// GPT-2's byte-level BPE over gpt-tokenizer's r50k_base tables (identical to GPT-2's encoder), with
+// our own pre-tokenizer and merge so that prompt ids equal Hugging Face's GPT2Tokenizer and the work
+// stays bounded for any body:
+// - pre-tokenization classes are Unicode White_Space / L / N, as in GPT-2's and HF's regex (pretokenize.ts);
+// - "<|endoftext|>" is recognised anywhere in the text, as Hugging Face's added token is;
+// - merging is O(n log n) per piece (bpe.ts; gpt-tokenizer's is quadratic), and encodeWithin stops
+//   as soon as the ids can no longer fit a limit, so a 128 KiB prompt is rejected after bounded work.
 // Decoding never goes through gpt-tokenizer's decode(): it keeps unfinished UTF-8 bytes in a
 // module-wide decoder, which would leak text between requests. We keep per-sequence state instead.
-import r50k from "gpt-tokenizer/encoding/r50k_base";
+import { mergePiece, type MergeWork } from "./bpe";
+import { pretokenize } from "./pretokenize";
+import { EOS_TEXT, EOS_TOKEN_ID, gpt2Vocabulary, VOCAB_SIZE } from "./vocabulary";
 
-export const EOS_TOKEN_ID = 50256;
-export const EOS_TEXT = "<|endoftext|>";
-export const VOCAB_SIZE = 50257;
+export { EOS_TEXT, EOS_TOKEN_ID, VOCAB_SIZE };
+export type { MergeWork };
 
-/** The pieces of gpt-tokenizer's BPE core we rely on (pinned version; checked on first use). */
-interface BpeCore {
-  getBpeRankFromString(piece: string): number | undefined;
-  bytePairEncode(piece: string): number[];
-  tryDecodeToken(id: number): string | Uint8Array | undefined;
-}
-
-// Python `re`'s \s for str patterns (what GPT-2's encoder.py and Hugging Face use).
-const WS = "\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-const PRETOKENIZE = new RegExp(
-  `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WS}\\p{L}\\p{N}]+|[${WS}]+(?![^${WS}])|[${WS}]+`,
-  "gu",
-);
-
-let core: BpeCore | undefined;
-function bpe(): BpeCore {
-  if (core) return core;
-  const candidate = (r50k as unknown as { bytePairEncodingCoreProcessor?: BpeCore }).bytePairEncodingCoreProcessor;
-  if (!candidate || typeof candidate.bytePairEncode !== "function" || typeof candidate.tryDecodeToken !== "function") {
-    throw new Error("gpt-tokenizer's BPE core is not where this code expects it: pin gpt-tokenizer to 4.0.0");
-  }
-  core = candidate;
-  return core;
-}
+/** The ids, or (when a limit was given and exceeded) only the fact that there are more. */
+export type BoundedEncoding = { fits: true; ids: number[] } | { fits: false; moreThan: number };
 
 /** Encode text exactly as Hugging Face's GPT2Tokenizer does (special token included). */
 export function encode(text: string): number[] {
-  const ids: number[] = [];
-  const parts = text.split(EOS_TEXT);
-  parts.forEach((part, index) => {
-    if (index > 0) ids.push(EOS_TOKEN_ID);
-    for (const [piece] of part.matchAll(PRETOKENIZE)) {
-      const whole = bpe().getBpeRankFromString(piece);
-      if (whole !== undefined) ids.push(whole);
-      else for (const id of bpe().bytePairEncode(piece)) ids.push(id);
-    }
-  });
-  return ids;
+  const encoded = encodeWithin(text, Number.POSITIVE_INFINITY);
+  if (!encoded.fits) throw new Error("unreachable: no limit");
+  return encoded.ids;
 }
 
-// Every token's bytes packed into one buffer (built once per isolate; ~300 KB).
-let tokenBytes: { data: Uint8Array; offsets: Uint32Array } | undefined;
-function table(): { data: Uint8Array; offsets: Uint32Array } {
-  if (tokenBytes) return tokenBytes;
-  const utf8 = new TextEncoder();
-  const pieces: Uint8Array[] = [];
-  let total = 0;
-  for (let id = 0; id < VOCAB_SIZE; id++) {
-    const value = id === EOS_TOKEN_ID ? EOS_TEXT : bpe().tryDecodeToken(id);
-    if (value === undefined) throw new Error(`token ${id} has no bytes in r50k_base`);
-    const bytes = typeof value === "string" ? utf8.encode(value) : value;
-    pieces.push(bytes);
-    total += bytes.length;
+/**
+ * Encode, but give up as soon as the ids cannot be ≤ maxTokens (a piece of n bytes is at least
+ * ceil(n / longest token) ids, so a piece is not even merged when that bound is already too many).
+ * `work` counts merge steps, for tests that bound them.
+ */
+export function encodeWithin(text: string, maxTokens: number, work?: MergeWork): BoundedEncoding {
+  const vocabulary = gpt2Vocabulary();
+  const ids: number[] = [];
+  const tooMany = { fits: false, moreThan: maxTokens } as const;
+  let bytes = new Uint8Array(256);
+  let parts = new Int32Array(256);
+  const segments = text.split(EOS_TEXT);
+  for (let s = 0; s < segments.length; s++) {
+    if (s > 0) ids.push(EOS_TOKEN_ID);
+    for (const [piece] of pretokenize(segments[s])) {
+      if (bytes.length < piece.length * 3) {
+        bytes = new Uint8Array(piece.length * 3); // UTF-8 needs at most 3 bytes per UTF-16 unit
+        parts = new Int32Array(piece.length * 3);
+      }
+      const length = utf8.encodeInto(piece, bytes).written;
+      if (ids.length + Math.ceil(length / vocabulary.maxTokenBytes) > maxTokens) return tooMany;
+      for (let i = 0; i < length; i++) parts[i] = vocabulary.byteToken[bytes[i]];
+      mergePiece(parts, length, vocabulary.merge, ids, work);
+    }
+    if (ids.length > maxTokens) return tooMany;
   }
-  const data = new Uint8Array(total);
-  const offsets = new Uint32Array(VOCAB_SIZE + 1);
-  pieces.forEach((bytes, id) => {
-    data.set(bytes, offsets[id]);
-    offsets[id + 1] = offsets[id] + bytes.length;
-  });
-  tokenBytes = { data, offsets };
-  return tokenBytes;
+  return { fits: true, ids };
 }
+
+const utf8 = new TextEncoder();
 
 /** The raw bytes of one token (GPT-2 tokens are bytes, not always whole characters). */
 export function tokenToBytes(id: number): Uint8Array {
   if (!Number.isInteger(id) || id < 0 || id >= VOCAB_SIZE) throw new RangeError(`token id ${id} is outside the vocabulary`);
-  const { data, offsets } = table();
+  const { data, offsets } = gpt2Vocabulary();
   return data.subarray(offsets[id], offsets[id + 1]);
 }
 

@@ -41,7 +41,7 @@ describe("planGeneration", () => {
   });
 
   it("states the token counts when the prompt does not fit", () => {
-    expect(rejection({}, 4)).toMatchObject({ status: 400, param: "prompt", message: expect.stringContaining("4 tokens") });
+    expect(rejection({}, 4)).toMatchObject({ status: 400, param: "prompt", message: expect.stringContaining("prompt is more than 3 tokens; the model's context window is 4 tokens") });
     expect(rejection({ max_new_tokens: 7 }, 10)).toMatchObject({ param: "max_new_tokens", message: expect.stringContaining("(4 tokens) + max_new_tokens (7) exceeds the context window of 10") });
     expect(rejection({ max_length: 4 })).toMatchObject({ param: "max_length" });
     expect(rejection({ max_length: 2000 })).toMatchObject({ param: "max_length", message: expect.stringContaining("1024") });

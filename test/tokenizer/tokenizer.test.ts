@@ -22,10 +22,10 @@ describe("encode", () => {
     expect(encode("x <|endoftext|><|endoftext|>")).toEqual([...encode("x "), EOS_TOKEN_ID, EOS_TOKEN_ID]);
   });
 
-  it("pre-tokenizes with Python's whitespace: U+0085 is a space, U+FEFF is not", () => {
-    // Python: [" ", "\x85", "x"]; a JS \s regex would give [" \x85", "x"] (" Â" merges).
+  it("pre-tokenizes with Unicode White_Space (GPT-2 and HF): U+0085 is a space, U+FEFF is not", () => {
+    // GPT-2: [" ", "\x85", "x"]; a JS \s regex would give [" \x85", "x"] (" Â" merges).
     expect(encode(" \u0085x")).toEqual([220, 126, 227, 87]);
-    // Python: one piece " \uFEFF!" (FEFF is neither space, letter nor digit), so " ï" merges;
+    // GPT-2: one piece " \uFEFF!" (FEFF is neither space, letter nor digit), so " ï" merges;
     // a JS \s regex would split it into [" ", "\uFEFF", "!"] → [220, 171, 119, 123, 0].
     expect(encode(" \ufeff!")).toEqual([27332, 119, 123, 0]);
     expect(decode(encode(" \ufeff!"))).toBe(" \ufeff!");

@@ -110,7 +110,7 @@ describe("bad input gets a JSON error naming the field, never a 5xx", () => {
     ["max_length not above the prompt", { prompt: "one two three four", max_length: 4 }, "max_length", /already 4 tokens/],
     ["max_length beyond the context window", { prompt: "x", max_length: 65 }, "max_length", /context window of 64/],
     ["prompt + max_new_tokens beyond the window", { prompt: Array(40).fill("x").join(" "), max_new_tokens: 30 }, "max_new_tokens", /\(40 tokens\) \+ max_new_tokens \(30\) exceeds the context window of 64/],
-    ["prompt that fills the window", { prompt: Array(70).fill("x").join(" ") }, "prompt", /70 tokens; the model's context window is 64 tokens/],
+    ["prompt that fills the window", { prompt: Array(70).fill("x").join(" ") }, "prompt", /prompt is more than 63 tokens; the model.s context window is 64 tokens/],
   ];
   it.each(cases)("%s → 400", async (_label, body, param, message) => {
     const error = await errorOf(await postJson("/v1/generate", body, MODEL));

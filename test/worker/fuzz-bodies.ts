@@ -39,6 +39,20 @@ const UNICODE = [
   "<|endoftext|>", "<|endoftext", "\ud83d", "\udc00", "𝕳𝖊𝖑𝖑𝖔", "\u200b", "\u00a0", "Ǆ", "İ", "ﬃ", " ", "  \n\n ",
 ];
 
+/**
+ * Prompts that are one pre-tokenized piece of `bytes` UTF-8 bytes: the worst case for a BPE merge
+ * that rescans every pair (gpt-tokenizer took ~12 s on 128 KB of "a", blocking the isolate).
+ */
+export function singlePiecePrompts(bytes: number): [string, string][] {
+  return [
+    ["letters", "a".repeat(bytes)],
+    ["two letters", "ab".repeat(Math.floor(bytes / 2))],
+    ["digits", "7".repeat(bytes)],
+    ["punctuation", "!".repeat(bytes)],
+    ["CJK", "中".repeat(Math.floor(bytes / 3))],
+  ];
+}
+
 export const GENERATE_FIELDS = [
   "prompt", "max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_k", "top_p",
   "repetition_penalty", "no_repeat_ngram_size", "num_return_sequences", "seed", "stop", "presence_penalty",
@@ -92,6 +106,9 @@ export function fuzzCases(route: Route, seed: number, count: number, modelName: 
     json("duplicate key, good last", `{"prompt":5,"prompt":"a"${route === "completions" ? `,"model":${JSON.stringify(modelName)}` : ""}}`),
     json("deep nesting as a field", withField("prompt", NESTED_ARRAYS), { status: 400, field: "prompt" }),
     json("prompt beyond the context window", withField("prompt", JSON.stringify(" hello".repeat(3000))), { status: 400, field: "prompt", message: /context window/ }),
+    // As large as the body limit allows: rejected after bounded tokenizer work, not after seconds.
+    ...singlePiecePrompts(maxBodyBytes - withField("prompt", '""').length).map(([label, prompt]) =>
+      json(`one ${label} piece filling MAX_BODY_BYTES`, withField("prompt", JSON.stringify(prompt)), { status: 400, field: "prompt", message: /context window/ })),
     json("body above MAX_BODY_BYTES", withField("prompt", JSON.stringify("x".repeat(maxBodyBytes))), { status: 413, message: /larger than/ }),
     json("body above MAX_BODY_BYTES, chunked", withField("prompt", JSON.stringify("x".repeat(maxBodyBytes))), { chunked: true, status: 413, message: /larger than/ }),
     json("small body, chunked", withField("prompt", '"chunked"'), { chunked: true }),

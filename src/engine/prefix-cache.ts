@@ -2,6 +2,7 @@
 // (bounded in bytes, least recently used first out), so a repeated prompt — or one that extends a
 // cached prompt — skips the positions already computed. Entries are never mutated after storing:
 // every reshaping of a batch's cache makes new arrays.
+import { ByteLru } from "../byte-lru";
 import type { KvCache } from "./forward";
 import { keepFirst, kvBytes } from "./kv";
 
@@ -17,19 +18,18 @@ interface Entry {
   ids: number[];
   kv: KvCache;
   logits: Float32Array;
-  bytes: number;
 }
 
 export class PrefixCache {
-  // Map iteration order is insertion order: re-inserting on use makes it an LRU.
-  private readonly entries = new Map<string, Entry>();
-  private bytes = 0;
+  private readonly entries: ByteLru<Entry>;
 
   /** maxBytes 0 disables the cache. */
-  constructor(readonly maxBytes: number, readonly minReuse = 2) {}
+  constructor(readonly maxBytes: number, readonly minReuse = 2) {
+    this.entries = new ByteLru(maxBytes);
+  }
 
   get size(): { entries: number; bytes: number } {
-    return { entries: this.entries.size, bytes: this.bytes };
+    return this.entries.size;
   }
 
   lookup(ids: readonly number[]): PrefixHit | null {
@@ -43,7 +43,7 @@ export class PrefixCache {
       }
     }
     if (!best || bestLength < this.minReuse) return null;
-    this.touch(best);
+    this.entries.get(best.ids.join(",")); // mark it used
     if (bestLength === ids.length && best.ids.length === ids.length) {
       return { length: bestLength, kv: best.kv, logits: best.logits.slice() };
     }
@@ -57,26 +57,7 @@ export class PrefixCache {
     if (kv.batch !== 1 || kv.length !== ids.length) throw new Error("the prefix cache stores one prompt's keys/values");
     const bytes = kvBytes(kv) + logits.byteLength;
     if (bytes > this.maxBytes) return;
-    const key = ids.join(",");
-    const old = this.entries.get(key);
-    if (old) this.remove(key, old);
-    while (this.bytes + bytes > this.maxBytes) {
-      const [oldestKey, oldest] = this.entries.entries().next().value!;
-      this.remove(oldestKey, oldest);
-    }
-    this.entries.set(key, { ids: [...ids], kv, logits: logits.slice(), bytes });
-    this.bytes += bytes;
-  }
-
-  private touch(entry: Entry): void {
-    const key = entry.ids.join(",");
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-  }
-
-  private remove(key: string, entry: Entry): void {
-    this.entries.delete(key);
-    this.bytes -= entry.bytes;
+    this.entries.set(ids.join(","), { ids: [...ids], kv, logits: logits.slice() }, bytes);
   }
 }
 

@@ -2,6 +2,7 @@
 // tiers: an in-isolate LRU bounded in bytes, then the data center's Workers Cache API so other
 // isolates hit too. Keys hash the model's identity (every file's sha256), the prompt's token ids
 // and every setting that changes the output, so one model's text is never served for another.
+import { ByteLru } from "../byte-lru";
 import type { SequenceResult } from "../engine/sequence";
 
 export interface CachedGeneration {
@@ -12,22 +13,19 @@ export interface CachedGeneration {
 export type CacheTier = "memory" | "edge";
 
 export class ResponseCache {
-  private readonly memory = new Map<string, { json: string; bytes: number }>();
-  private bytes = 0;
+  private readonly memory: ByteLru<string>;
 
   /**
    * maxBytes 0 disables the memory tier; ttlSeconds 0 disables the edge tier. `edge` is
    * caches.default in a Worker (null where the Cache API is missing).
    */
-  constructor(readonly maxBytes: number, readonly ttlSeconds: number, private readonly edge: Cache | null) {}
+  constructor(readonly maxBytes: number, readonly ttlSeconds: number, private readonly edge: Cache | null) {
+    this.memory = new ByteLru(maxBytes);
+  }
 
   async get(key: string): Promise<{ value: CachedGeneration; tier: CacheTier } | null> {
     const local = this.memory.get(key);
-    if (local) {
-      this.memory.delete(key); // re-insert: Map order is the LRU order
-      this.memory.set(key, local);
-      return { value: JSON.parse(local.json) as CachedGeneration, tier: "memory" };
-    }
+    if (local !== undefined) return { value: JSON.parse(local) as CachedGeneration, tier: "memory" };
     if (!this.edge || this.ttlSeconds === 0) return null;
     const response = await this.edge.match(edgeUrl(key));
     if (!response) return null;
@@ -47,20 +45,7 @@ export class ResponseCache {
   }
 
   private remember(key: string, json: string): void {
-    const bytes = json.length * 2; // UTF-16 in the JS heap
-    if (bytes > this.maxBytes) return;
-    const old = this.memory.get(key);
-    if (old) {
-      this.memory.delete(key);
-      this.bytes -= old.bytes;
-    }
-    while (this.bytes + bytes > this.maxBytes) {
-      const [oldestKey, oldest] = this.memory.entries().next().value!;
-      this.memory.delete(oldestKey);
-      this.bytes -= oldest.bytes;
-    }
-    this.memory.set(key, { json, bytes });
-    this.bytes += bytes;
+    this.memory.set(key, json, json.length * 2); // UTF-16 in the JS heap
   }
 }
 

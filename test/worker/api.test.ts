@@ -70,12 +70,19 @@ describe("POST /v1/generate", () => {
     expect(cut.generations[0].finish_reason).toBe("stop");
   });
 
-  it("ends with finish_reason time when the wall-clock budget is spent", async () => {
-    const response = await postJson("/v1/generate", { prompt: "Slow", max_new_tokens: 40 }, MODEL, { GENERATION_TIMEOUT_MS: "1" });
+  it("ends with finish_reason time when the wall-clock budget is spent mid-generation", async () => {
+    const slow = { prompt: "Slow", max_new_tokens: 512, min_new_tokens: 512, do_sample: true, num_return_sequences: 8, cache: false };
+    const response = await postJson("/v1/generate", slow, MODEL, { GENERATION_TIMEOUT_MS: "1500" });
     const body = (await response.json()) as { generations: { finish_reason: string; token_ids: number[] }[] };
     expect(response.status).toBe(200);
     expect(body.generations[0].finish_reason).toBe("time");
-    expect(body.generations[0].token_ids.length).toBeLessThan(40);
+    expect(body.generations[0].token_ids.length).toBeLessThan(512);
+  });
+
+  it("a budget spent before the request could start is a 503 to retry, not an empty success", async () => {
+    const response = await postJson("/v1/generate", { prompt: "Late", max_new_tokens: 40, cache: false }, MODEL, { GENERATION_TIMEOUT_MS: "1" });
+    expect(await errorOf(response)).toMatchObject({ status: 503, type: "overloaded" });
+    expect(Number(response.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
   });
 
   it.each(["tiny-a-fp32", MODEL])("concurrent requests in one isolate are batched and do not interfere (%s)", async (model) => {
@@ -95,10 +102,10 @@ describe("bad input gets a JSON error naming the field, never a 5xx", () => {
     ["missing prompt", { max_new_tokens: 3 }, "prompt", /prompt is required/],
     ["prompt of the wrong type", { prompt: 5 }, "prompt", /string/],
     ["unknown field", { prompt: "x", top_q: 0.5 }, "top_q", /unknown field.*top_q/],
-    ["top_p out of range", { prompt: "x", top_p: 1.5 }, "top_p", /greater than 0 and at most 1/],
-    ["top_p zero", { prompt: "x", top_p: 0 }, "top_p", /greater than 0/],
-    ["temperature zero", { prompt: "x", temperature: 0, do_sample: true }, "temperature", /greater than 0/],
-    ["negative top_k", { prompt: "x", top_k: -1 }, "top_k", /integer from 0/],
+    ["top_p out of range", { prompt: "x", top_p: 1.5 }, "top_p", /top_p must be a number in \(0, 1\]/],
+    ["top_p zero", { prompt: "x", top_p: 0 }, "top_p", /a number in \(0, 1\]/],
+    ["temperature zero", { prompt: "x", temperature: 0, do_sample: true }, "temperature", /a number in \(0, 100\]/],
+    ["negative top_k", { prompt: "x", top_k: -1 }, "top_k", /an integer in \[0, 2147483647\]/],
     ["fractional max_new_tokens", { prompt: "x", max_new_tokens: 2.5 }, "max_new_tokens", /integer from 1 to 512/],
     ["max_new_tokens above the cap", { prompt: "x", max_new_tokens: 100000 }, "max_new_tokens", /integer from 1 to 512/],
     ["string number", { prompt: "x", max_new_tokens: "10" }, "max_new_tokens", /integer/],

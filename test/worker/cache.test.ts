@@ -74,6 +74,7 @@ describe("response cache", () => {
     const request = { prompt: freshPrompt(), max_new_tokens: 10 };
     const cold = await send(request);
     const response = await postJson("/v1/generate", { ...request, stream: true }, MODEL);
+    expect(response.headers.get("x-cache")).toBe("hit"); // decided before the stream opens
     const events = await readEvents(response);
     const tokens = events.filter((e) => e.event === "token").map((e) => e.data as { token_id: number; text: string });
     const finish = events.find((e) => e.event === "finish")!.data as { text: string };
@@ -81,6 +82,23 @@ describe("response cache", () => {
     expect(done.timings.cache).toBe("memory");
     expect(tokens.map((t) => t.token_id)).toEqual(cold.json.generations[0].token_ids);
     expect(tokens.map((t) => t.text).join("") + finish.text).toBe(cold.json.generations[0].text);
+  });
+
+  it("x-cache is on streamed responses and on /v1/completions (JSON and SSE)", async () => {
+    const prompt = freshPrompt();
+    const stream = (body: object) => postJson("/v1/generate", { ...body, stream: true }, MODEL);
+    const first = await stream({ prompt, max_new_tokens: 4 });
+    expect(first.headers.get("x-cache")).toBe("miss");
+    await first.text();
+    expect((await stream({ prompt, max_new_tokens: 4, do_sample: true })).headers.get("x-cache")).toBe("bypass");
+    const completion = (extra: object) => postJson("/v1/completions", { model: MODEL, prompt: `${prompt} c`, max_tokens: 3, temperature: 0, ...extra }, MODEL);
+    const cold = await completion({});
+    expect([cold.status, cold.headers.get("x-cache")]).toEqual([200, "miss"]);
+    expect((await completion({})).headers.get("x-cache")).toBe("hit");
+    const streamed = await completion({ stream: true });
+    expect(streamed.headers.get("x-cache")).toBe("hit");
+    await streamed.text();
+    expect((await completion({ temperature: 1 })).headers.get("x-cache")).toBe("bypass");
   });
 
   it("identical requests in flight together run the model once", async () => {

@@ -1,6 +1,7 @@
 // Discoverability: /v1/info and /openapi.json (generated from the request schemas), and the
 // demo page and browser client the Worker serves.
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import packageJson from "../../package.json";
 import app from "../../src/index";
 import { envFor, postJson } from "./helpers";
@@ -72,6 +73,28 @@ describe("GET /openapi.json", () => {
     expect((await postJson("/v1/completions", completion, MODEL)).status).toBe(200);
     const rejected = await postJson("/v1/generate", { ...generate, not_documented: 1 }, MODEL);
     expect(((await rejected.json()) as { error: { param: string } }).error.param).toBe("not_documented");
+  });
+
+  it("real responses validate against the document's own response schemas", async () => {
+    const schemas = ((await (await get("/openapi.json")).json()) as Record<string, any>).components.schemas;
+    const response = z.fromJSONSchema(schemas.GenerateResponse);
+    const error = z.fromJSONSchema(schemas.Error);
+    const prompt = `openapi ${Math.random()}`;
+    const bodies = [
+      await postJson("/v1/generate", { prompt, max_new_tokens: 3 }, MODEL), // a miss
+      await postJson("/v1/generate", { prompt, max_new_tokens: 3 }, MODEL), // a hit
+      await postJson("/v1/generate", { prompt, max_new_tokens: 3, do_sample: true, num_return_sequences: 2 }, MODEL),
+    ];
+    for (const body of bodies) {
+      expect(body.status).toBe(200);
+      const parsed = response.safeParse(await body.json());
+      expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    }
+    const streamed = await (await postJson("/v1/generate", { prompt, max_new_tokens: 3, stream: true, cache: false }, MODEL)).text();
+    const done = /event: done\ndata: (.*)\n/.exec(streamed)![1];
+    expect(response.safeParse(JSON.parse(done)).success).toBe(true);
+    const bad = await postJson("/v1/generate", { prompt, top_p: 2 }, MODEL);
+    expect(error.safeParse(await bad.json()).success).toBe(true);
   });
 });
 

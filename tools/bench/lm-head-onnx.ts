@@ -41,19 +41,21 @@ export function transpose(values: Int8Array, rows: number, cols: number): Int8Ar
 }
 
 /**
- * ONNX model bytes: inputs `hidden` float [rows, cols] and `input_ids` int64 [1, count]; outputs
- * `logits` float [rows, V] (the int8 LM head) and `embeddings` float [1, count, cols] (the int8
- * embedding lookup), with the table stored inline.
+ * ONNX model bytes: input `hidden` float [M, cols] → output `logits` float [M, rows] (the int8 LM
+ * head); with `embedding`, also input `input_ids` int64 [1, count] → `embeddings` float
+ * [1, count, cols] (the int8 embedding lookup). The table is stored inline.
  */
-export function lmHeadModel(weights: Float32Array, rows: number, cols: number, clipping: Clipping): Uint8Array {
+export function lmHeadModel(weights: Float32Array, rows: number, cols: number, clipping: Clipping, { embedding = true } = {}): Uint8Array {
   const g = new GraphBuilder();
   const format = int8Format(weights, rows, cols, { clipping });
-  const hidden = g.input({ name: HIDDEN_INPUT, elemType: DataType.FLOAT, dims: ["rows", cols] });
-  const ids = g.input({ name: IDS_INPUT, elemType: DataType.INT64, dims: [1, "count"] });
+  const hidden = g.input({ name: HIDDEN_INPUT, elemType: DataType.FLOAT, dims: ["M", cols] });
   format.lmHead(g, hidden, () => g.constI64([-1, rows]), LOGITS_OUTPUT);
-  g.op1("Identity", [format.embedTokens(g, ids)], {}, { outputs: [EMBEDDINGS_OUTPUT] });
-  g.output({ name: LOGITS_OUTPUT, elemType: DataType.FLOAT, dims: ["rows", rows] });
-  g.output({ name: EMBEDDINGS_OUTPUT, elemType: DataType.FLOAT, dims: [1, "count", cols] });
+  g.output({ name: LOGITS_OUTPUT, elemType: DataType.FLOAT, dims: ["M", rows] });
+  if (embedding) {
+    const ids = g.input({ name: IDS_INPUT, elemType: DataType.INT64, dims: [1, "count"] });
+    g.op1("Identity", [format.embedTokens(g, ids)], {}, { outputs: [EMBEDDINGS_OUTPUT] });
+    g.output({ name: EMBEDDINGS_OUTPUT, elemType: DataType.FLOAT, dims: [1, "count", cols] });
+  }
   return encodeModel({
     ir_version: 8,
     opset_import: [{ domain: "", version: 17 }, { domain: MS_DOMAIN, version: 1 }],

@@ -13,7 +13,7 @@ export default defineConfig({
         test: {
           name: "unit",
           environment: "node",
-          include: ["test/{sampling,generation,tokenizer,tools,http,cache}/**/*.test.ts"],
+          include: ["test/{sampling,generation,tokenizer,tools,http,cache,engine}/**/*.test.ts"],
           testTimeout: 120_000,
         },
       },

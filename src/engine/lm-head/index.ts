@@ -61,8 +61,7 @@ export class TiedEmbedding {
   }
 
   static async create(module: WebAssembly.Module, shape: TiedEmbeddingShape): Promise<TiedEmbedding> {
-    const full = { maxRows: DEFAULT_MAX_ROWS, ...shape };
-    const { vocab, hidden, maxRows } = full;
+    const { vocab, hidden, maxRows = DEFAULT_MAX_ROWS } = shape;
     if (!Number.isInteger(vocab) || vocab < 1) throw new RangeError(`vocab must be a positive integer, got ${vocab}`);
     if (!Number.isInteger(hidden) || hidden < COLUMN_TILE || hidden % COLUMN_TILE !== 0) {
       throw new RangeError(`hidden must be a positive multiple of ${COLUMN_TILE}, got ${hidden}`);
@@ -73,7 +72,7 @@ export class TiedEmbedding {
     // initial = maximum: the memory never grows, so views into it stay valid.
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
-    return new TiedEmbedding(instance.exports as unknown as KernelExports, memory, layout, full);
+    return new TiedEmbedding(instance.exports as unknown as KernelExports, memory, layout, { vocab, hidden, maxRows });
   }
 
   /** The dequantized rows of `ids`, fp32 [ids.length, hidden]: the graph's embedding lookup. */

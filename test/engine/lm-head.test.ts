@@ -16,7 +16,7 @@ const CACHE_DIR = new URL("../../.cache/test-engine/", import.meta.url).pathname
 
 ort.env.wasm.numThreads = 1;
 const VOCAB = 50257;
-const module = lmHeadModuleFromDisk();
+const module = await lmHeadModuleFromDisk();
 
 /** The graph's numbers in plain JS (tools/convert/int8-format.ts), one output at a time. */
 function referenceLogits(table: Int8Array, scales: Float32Array, x: Float32Array, K: number): Float32Array {
@@ -174,14 +174,19 @@ async function loadWithLmHeadInputs(dir: string): Promise<ExposedModel> {
   const graph = decodeModel(await readFile(join(dir, "model.onnx")));
   const data = new Uint8Array(await readFile(join(dir, "model.onnx.data")));
   const { n_layer: L, n_head: H, n_embd: E } = manifest.architecture;
-  const nodes = graph.graph.node as Array<{ op_type: string; input?: string[]; output?: string[] }>;
-  const producer = (tensor: string) => nodes.find((n) => (n.output ?? []).includes(tensor))!;
-  const consumer = (tensor: string) => nodes.find((n) => (n.input ?? []).includes(tensor))!;
+  // protobufjs leaves out empty repeated fields (a Constant has no inputs)
+  const nodes = (graph.graph.node as Array<{ op_type: string; input?: string[]; output?: string[] }>).map((n) => ({
+    op_type: n.op_type,
+    input: n.input ?? [],
+    output: n.output ?? [],
+  }));
+  const producer = (tensor: string) => nodes.find((n) => n.output.includes(tensor))!;
+  const consumer = (tensor: string) => nodes.find((n) => n.input.includes(tensor))!;
   // LM head: MatMulIntegerToFloat(QuantizeLinear(Div(hidden, rowMax)), wte.weight_t.int8, …)
-  const lmHead = nodes.find((n) => n.op_type === "MatMulIntegerToFloat" && n.input?.[1] === "wte.weight_t.int8")!;
+  const lmHead = nodes.find((n) => n.op_type === "MatMulIntegerToFloat" && n.input[1] === "wte.weight_t.int8")!;
   const hiddenName = producer(producer(lmHead.input[0]).input[0]).input[0];
   // Embedding: Mul(Cast(Transpose(Gather(wte.weight_t.int8, ids))), scales)
-  const gather = nodes.find((n) => n.op_type === "Gather" && n.input?.[0] === "wte.weight_t.int8")!;
+  const gather = nodes.find((n) => n.op_type === "Gather" && n.input[0] === "wte.weight_t.int8")!;
   const embeddingsName = consumer(consumer(consumer(gather.output[0]).output[0]).output[0]).output[0];
   const output = (name: string) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_param: "b" }, { dim_param: "s" }, { dim_value: E }] } } } });
   graph.graph.output.push(output(hiddenName), output(embeddingsName));

@@ -70,11 +70,14 @@ export function lmHeadModel(weights: Float32Array, rows: number, cols: number, c
   });
 }
 
+// The project's WebAssembly types are workerd's, which has no compiling from bytes; Node has.
+const { compile } = WebAssembly as unknown as { compile(bytes: Uint8Array): Promise<WebAssembly.Module> };
+
 /** The kernel compiled from the .wasm `npm run build:wasm` writes (Node; workerd imports it). */
-export function lmHeadModuleFromDisk(): WebAssembly.Module {
+export async function lmHeadModuleFromDisk(): Promise<WebAssembly.Module> {
   const file = resolve(import.meta.dirname, "../../src/engine/lm-head/lm-head.wasm");
   try {
-    return new WebAssembly.Module(readFileSync(file));
+    return await compile(readFileSync(file));
   } catch (error) {
     throw new Error(`cannot load ${file}: run \`npm run build:wasm\` (${(error as Error).message})`);
   }

@@ -34,7 +34,7 @@ function buildShape(shape: MatmulShape, seed: number): ShapeFiles {
 async function measureInNode(shape: MatmulShape, files: ShapeFiles): Promise<ShapeResult[]> {
   ort.env.wasm.numThreads = 1;
   const session = await ort.InferenceSession.create(files.model, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
-  const kernel = await TiedEmbedding.create(lmHeadModuleFromDisk(), { vocab: shape.N, hidden: shape.K });
+  const kernel = await TiedEmbedding.create(await lmHeadModuleFromDisk(), { vocab: shape.N, hidden: shape.K });
   kernel.table.set(files.table);
   kernel.scales.set(files.scales);
   try {

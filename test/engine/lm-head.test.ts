@@ -10,7 +10,7 @@ import type { ModelManifest } from "../../src/model/manifest.js";
 import { lmHeadModel, lmHeadModuleFromDisk, quantizeTable, randomFloats, transpose } from "../../tools/bench/lm-head-onnx.js";
 import { convertCheckpoint } from "../../tools/convert/index.js";
 import { DataType, decodeModel, encodeModel } from "../../tools/convert/onnx-schema.js";
-import { fixtures, REFERENCE_DIR } from "../tools/reference.js";
+import { compareBits, fixtures, REFERENCE_DIR } from "../tools/reference.js";
 
 const CACHE_DIR = new URL("../../.cache/test-engine/", import.meta.url).pathname;
 
@@ -72,7 +72,7 @@ describe("lm-head kernel against the plain JS statement of the graph's arithmeti
     const kernel = await kernelWith(table, scales, K);
     for (let M = 1; M <= 9; M++) {
       const x = awkwardRows(M, K, 20 + M);
-      expect(kernel.logits(x), `M = ${M}`).toEqual(referenceLogits(table, scales, x, K));
+      expect(compareBits(kernel.logits(x), referenceLogits(table, scales, x, K)), `M = ${M}`).toBe("equal");
     }
   });
 
@@ -81,9 +81,9 @@ describe("lm-head kernel against the plain JS statement of the graph's arithmeti
     const wide = await kernelWith(table, scales, K, 16);
     const narrow = await kernelWith(table, scales, K, 2);
     const batched = wide.logits(x);
-    expect(narrow.logits(x)).toEqual(batched);
+    expect(compareBits(narrow.logits(x), batched)).toBe("equal");
     for (let m = 0; m < 9; m++) {
-      expect(wide.logits(x.slice(m * K, (m + 1) * K)), `row ${m}`).toEqual(batched.subarray(m * V, (m + 1) * V));
+      expect(compareBits(wide.logits(x.slice(m * K, (m + 1) * K)), batched.subarray(m * V, (m + 1) * V)), `row ${m}`).toBe("equal");
     }
   });
 
@@ -91,7 +91,7 @@ describe("lm-head kernel against the plain JS statement of the graph's arithmeti
     const kernel = await kernelWith(table, scales, K, 3);
     const ids = [0, 36, 5, 5, 17, 1, 2, 3];
     const expected = ids.flatMap((id) => Array.from(table.subarray(id * K, (id + 1) * K), (q) => Math.fround(q * scales[id])));
-    expect(Array.from(kernel.embed(ids))).toEqual(expected);
+    expect(compareBits(kernel.embed(ids), expected)).toBe("equal");
   });
 
   it("rejects ids outside the vocabulary and shapes it cannot run", async () => {
@@ -130,8 +130,8 @@ describe("lm-head kernel against onnxruntime-web running the converter's int8 LM
         hidden: new ort.Tensor("float32", x, [M, K]),
         input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]),
       });
-      expect(kernel.logits(x), `M = ${M}`).toEqual(out.logits.data);
-      expect(kernel.embed(ids)).toEqual(out.embeddings.data);
+      expect(compareBits(kernel.logits(x), out.logits.data as Float32Array), `M = ${M}`).toBe("equal");
+      expect(compareBits(kernel.embed(ids), out.embeddings.data as Float32Array)).toBe("equal");
     }
   });
 });
@@ -153,8 +153,8 @@ describe("lm-head kernel against a converted reference checkpoint (tiny-b int8, 
     const ids = fx.prompts.map((p) => p.prompt_ids.slice(0, length));
     const out = await model.run(ids);
     expect(out.hidden.length).toBe(ids.length * length * model.hidden); // every position: M = batch × length rows
-    expect(kernel.logits(out.hidden)).toEqual(out.logits);
-    expect(kernel.embed(ids.flat())).toEqual(out.embeddings);
+    expect(compareBits(kernel.logits(out.hidden), out.logits)).toBe("equal");
+    expect(compareBits(kernel.embed(ids.flat()), out.embeddings)).toBe("equal");
   });
 });
 

@@ -53,7 +53,8 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     graphName: `${name}-${opts.dtype}`,
     opsets: [{ domain: "", version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
     producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
-    metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention, embedding },
+    // (embedding only when external, so a default conversion's graph stays byte-identical)
+    metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention, ...(embedding === "external" ? { embedding } : {}) },
   });
   const embeddingFiles: ManifestFile[] = [];
   if (embedding === "external") {

@@ -1,9 +1,10 @@
 // CLI: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>] [--attention gqa|mha]
+//   [--embedding graph|external]  (external: graph from inputs_embeds to hidden_states + embedding.int8)
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { convertCheckpoint } from "./convert/index.js";
 
-const USAGE = "usage: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>] [--attention gqa|mha]";
+const USAGE = "usage: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>] [--attention gqa|mha] [--embedding graph|external]";
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
       out: { type: "string" },
       name: { type: "string" },
       attention: { type: "string" },
+      embedding: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -22,10 +24,12 @@ async function main(): Promise<void> {
   if (dtype !== "int8" && dtype !== "fp32") throw new Error(`--dtype must be int8 or fp32, got ${dtype}`);
   const attention = values.attention;
   if (attention !== undefined && attention !== "gqa" && attention !== "mha") throw new Error(`--attention must be gqa or mha, got ${attention}`);
+  const embedding = values.embedding;
+  if (embedding !== undefined && embedding !== "graph" && embedding !== "external") throw new Error(`--embedding must be graph or external, got ${embedding}`);
   const checkpoint = resolve(positionals[0]);
   const outDir = resolve(values.out ?? `model/${basename(checkpoint)}-${dtype}`);
   const started = Date.now();
-  const manifest = await convertCheckpoint(checkpoint, { dtype, outDir, name: values.name, attention });
+  const manifest = await convertCheckpoint(checkpoint, { dtype, outDir, name: values.name, attention, embedding });
   const a = manifest.architecture;
   console.log(`converted ${checkpoint} → ${outDir} (${dtype}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   console.log(`  n_layer=${a.n_layer} n_head=${a.n_head} n_embd=${a.n_embd} vocab=${a.vocab_size} kv_padding=${manifest.io.kv_padding}`);

@@ -27,3 +27,12 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
 }
+
+/** "equal", or where two float arrays first differ: a readable failure instead of a diff of 200k numbers. */
+export function compareBits(actual: ArrayLike<number>, expected: ArrayLike<number>): string {
+  if (actual.length !== expected.length) return `length ${actual.length} vs ${expected.length}`;
+  for (let i = 0; i < actual.length; i++) {
+    if (!Object.is(actual[i], expected[i])) return `first difference at ${i}: ${actual[i]} vs ${expected[i]}`;
+  }
+  return "equal";
+}

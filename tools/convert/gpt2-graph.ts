@@ -11,6 +11,9 @@ export const INPUT_IDS = "input_ids";
 export const ATTENTION_MASK = "attention_mask";
 export const POSITION_IDS = "position_ids";
 export const LOGITS = "logits";
+/** With `embedding: "external"`: the token embeddings fed in, and the final hidden state returned. */
+export const INPUTS_EMBEDS = "inputs_embeds";
+export const HIDDEN_STATES = "hidden_states";
 export const pastName = (layer: number, kind: "key" | "value") => `past_key_values.${layer}.${kind}`;
 export const presentName = (layer: number, kind: "key" | "value") => `present.${layer}.${kind}`;
 /** GroupQueryAttention graphs also output the keys/values of just this run's positions
@@ -26,15 +29,15 @@ const TOTAL = "total_sequence_length";
 // of adding -inf) keeps fully masked rows (queries at left-pad positions) finite, as HF does.
 const FLOAT32_LOWEST = -3.4028234663852886e38;
 
-export function graphInputNames(nLayer: number): string[] {
+export function graphInputNames(nLayer: number, embedding: EmbeddingPlacement = "graph"): string[] {
   const past = Array.from({ length: nLayer }, (_, l) => [pastName(l, "key"), pastName(l, "value")]).flat();
-  return [INPUT_IDS, ATTENTION_MASK, POSITION_IDS, ...past];
+  return [embedding === "external" ? INPUTS_EMBEDS : INPUT_IDS, ATTENTION_MASK, POSITION_IDS, ...past];
 }
 
-export function graphOutputNames(nLayer: number, attention: AttentionKind): string[] {
+export function graphOutputNames(nLayer: number, attention: AttentionKind, embedding: EmbeddingPlacement = "graph"): string[] {
   const present = Array.from({ length: nLayer }, (_, l) => [presentName(l, "key"), presentName(l, "value")]).flat();
   const fresh = Array.from({ length: nLayer }, (_, l) => [newKeysName(l, "key"), newKeysName(l, "value")]).flat();
-  return [LOGITS, ...present, ...(attention === "gqa" ? fresh : [])];
+  return [embedding === "external" ? HIDDEN_STATES : LOGITS, ...present, ...(attention === "gqa" ? fresh : [])];
 }
 
 export interface GraphOptions {
@@ -52,9 +55,17 @@ export interface GraphOptions {
    * padding regroups the SIMD sums of its softmax, so batched rows drift in the last bits.
    */
   attention?: AttentionKind;
+  /**
+   * "graph" (default): the graph maps input_ids to logits, token embedding and tied LM head inside.
+   * "external": the graph maps `inputs_embeds` [batch, seq, n_embd] (the token embeddings; the
+   * position embeddings are still added inside) to `hidden_states` (after ln_f; same positions as
+   * `logits` would have), and the tied embedding / LM head run outside it (src/engine/lm-head).
+   */
+  embedding?: EmbeddingPlacement;
 }
 
 export type AttentionKind = "gqa" | "mha";
+export type EmbeddingPlacement = "graph" | "external";
 
 /** GroupQueryAttention's CPU kernel needs a head size that is a multiple of 8. */
 export function defaultAttention(config: Pick<Gpt2Config, "n_embd" | "n_head">): AttentionKind {
@@ -72,8 +83,12 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
   const D = E / H;
   const lastOnly = (options.logits ?? "last") === "last";
   const attention = options.attention ?? defaultAttention(config);
+  const external = options.embedding === "external";
 
-  const ids = g.input({ name: INPUT_IDS, elemType: DataType.INT64, dims: [BATCH, SEQ] });
+  // `ids` also gives the graph its batch and sequence sizes (its shape's first two dimensions).
+  const ids = external
+    ? g.input({ name: INPUTS_EMBEDS, elemType: DataType.FLOAT, dims: [BATCH, SEQ, E] })
+    : g.input({ name: INPUT_IDS, elemType: DataType.INT64, dims: [BATCH, SEQ] });
   const mask = g.input({ name: ATTENTION_MASK, elemType: DataType.INT64, dims: [BATCH, TOTAL] });
   const positions = g.input({ name: POSITION_IDS, elemType: DataType.INT64, dims: [BATCH, SEQ] });
   for (let l = 0; l < L; l++) {
@@ -83,7 +98,7 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
   }
 
   const wpe = g.initializer("wpe.weight", DataType.FLOAT, [config.n_positions, E], weights.wpe);
-  const tokens = format.embedTokens(g, ids);
+  const tokens = external ? ids : format.embedTokens(g, ids);
   // The residual stream is carried as (sum so far, addend not yet added): each addition is fused
   // into the following LayerNorm by SkipLayerNormalization, which also returns the new sum.
   let residual = g.op1("Add", [tokens, g.op1("Gather", [wpe, positions], { axis: { i: 0 } })]);
@@ -110,11 +125,15 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
     if (addend) addend = last(addend);
   }
   const [hidden] = addAndNorm(g, residual, addend, "ln_f", weights.lnF, eps);
-  const logitsShape = () =>
-    lastOnly ? g.constI64([-1, 1, V]) : g.op1("Concat", [g.op1("Shape", [ids]), g.constI64([V])], { axis: { i: 0 } });
-  format.lmHead(g, hidden, logitsShape, LOGITS);
-
-  g.output({ name: LOGITS, elemType: DataType.FLOAT, dims: [BATCH, lastOnly ? 1 : SEQ, V] });
+  if (external) {
+    g.op1("Identity", [hidden], {}, { outputs: [HIDDEN_STATES] });
+    g.output({ name: HIDDEN_STATES, elemType: DataType.FLOAT, dims: [BATCH, lastOnly ? 1 : SEQ, E] });
+  } else {
+    const logitsShape = () =>
+      lastOnly ? g.constI64([-1, 1, V]) : g.op1("Concat", [g.op1("Shape", [ids]), g.constI64([V])], { axis: { i: 0 } });
+    format.lmHead(g, hidden, logitsShape, LOGITS);
+    g.output({ name: LOGITS, elemType: DataType.FLOAT, dims: [BATCH, lastOnly ? 1 : SEQ, V] });
+  }
   for (let l = 0; l < L; l++) {
     for (const kind of ["key", "value"] as const) {
       g.output({ name: presentName(l, kind), elemType: DataType.FLOAT, dims: [BATCH, H, TOTAL, D] });

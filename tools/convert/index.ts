@@ -3,11 +3,13 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import type { ModelManifest, WeightDType } from "../../src/model/manifest.js";
+import type { ManifestFile, ModelManifest, WeightDType } from "../../src/model/manifest.js";
 import { writeManifest } from "../lib/manifest.js";
 import { loadCheckpoint } from "./checkpoint.js";
 import { buildGpt2Graph, defaultAttention, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
+import { writeEmbeddingFile } from "./embedding-file.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
+import { quantizeRows } from "./quantize.js";
 import { fp32Format } from "./weight-formats.js";
 import { writeOnnxWithExternalData } from "./write-model.js";
 
@@ -25,17 +27,25 @@ export interface ConvertOptions {
   logits?: GraphOptions["logits"];
   /** Attention operator (default: GroupQueryAttention where the head size allows; see GraphOptions). */
   attention?: GraphOptions["attention"];
+  /**
+   * "graph" (default): input_ids → logits in one graph. "external" (int8 only): the graph maps
+   * inputs_embeds → hidden_states, and the int8 token embedding is written once as its own file
+   * (embedding-file.ts, manifest role "embedding") for the int8 LM-head kernel (src/engine/lm-head).
+   */
+  embedding?: GraphOptions["embedding"];
 }
 
 export async function convertCheckpoint(checkpointDir: string, opts: ConvertOptions): Promise<ModelManifest> {
   if (opts.dtype !== "int8" && opts.dtype !== "fp32") throw new Error(`unsupported dtype ${opts.dtype} (int8 or fp32)`);
+  const embedding = opts.embedding ?? "graph";
+  if (embedding === "external" && opts.dtype !== "int8") throw new Error(`embedding "external" needs dtype int8 (the LM-head kernel is int8), got ${opts.dtype}`);
   const dir = resolve(checkpointDir);
   const { config, weights, configBytes, weightsPath } = await loadCheckpoint(dir);
   const { vocab_size: V, n_embd: E } = config;
 
   const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, opts.int8) : fp32Format(weights.wte, V, E);
   const attention = opts.attention ?? defaultAttention(config);
-  const graph = buildGpt2Graph(config, weights, format, { logits: opts.logits, attention });
+  const graph = buildGpt2Graph(config, weights, format, { logits: opts.logits, attention, embedding });
 
   await mkdir(opts.outDir, { recursive: true });
   const name = opts.name ?? basename(dir);
@@ -43,8 +53,16 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     graphName: `${name}-${opts.dtype}`,
     opsets: [{ domain: "", version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
     producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
-    metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention },
+    // (embedding only when external, so a default conversion's graph stays byte-identical)
+    metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention, ...(embedding === "external" ? { embedding } : {}) },
   });
+  const embeddingFiles: ManifestFile[] = [];
+  if (embedding === "external") {
+    const { q, scale } = quantizeRows(weights.wte, V, E, opts.int8?.clipping);
+    // The manifest type (src/model/manifest.ts) has no "embedding" role yet; the runtime that
+    // reads these models adds it.
+    embeddingFiles.push({ ...(await writeEmbeddingFile(opts.outDir, q, scale)), role: "embedding" as ManifestFile["role"] });
+  }
 
   return writeManifest(opts.outDir, {
     name,
@@ -52,13 +70,14 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     configBytes,
     dtype: opts.dtype,
     io: {
-      inputs: graphInputNames(config.n_layer),
-      outputs: graphOutputNames(config.n_layer, attention),
+      inputs: graphInputNames(config.n_layer, embedding),
+      outputs: graphOutputNames(config.n_layer, attention, embedding),
       kv_padding: attention === "gqa" ? "right" : "left",
     },
     files: [
       { ...files.graph, role: "graph" },
       { ...files.data, role: "weights" },
+      ...embeddingFiles,
     ],
     checkpoint: basename(dir),
     weightsSha256: await sha256File(weightsPath),

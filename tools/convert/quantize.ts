@@ -43,6 +43,23 @@ export function quantizeRowsTransposed(w: Float32Array, R: number, C: number, cl
   return { q, scale };
 }
 
+/**
+ * Quantize a row-major [R, C] matrix with one scale per row R, kept as [R, C]: the token
+ * embedding as the int8 LM-head kernel holds it (row r is token r). The same numbers as
+ * quantizeRowsTransposed, in the other layout.
+ */
+export function quantizeRows(w: Float32Array, R: number, C: number, clipping: Clipping = "mse"): QuantizedMatrix {
+  const q = new Int8Array(R * C);
+  const scale = new Float32Array(R);
+  for (let r = 0; r < R; r++) {
+    const row = w.subarray(r * C, (r + 1) * C);
+    const s = channelScale(row, clipping);
+    scale[r] = s;
+    for (let c = 0; c < C; c++) q[r * C + c] = quantizeValue(row[c], s);
+  }
+  return { q, scale };
+}
+
 function quantizeValue(x: number, s: number): number {
   const v = Math.round(x / s);
   return v > QMAX ? QMAX : v < -QMAX ? -QMAX : v;

@@ -10,7 +10,7 @@ import type { ModelManifest } from "../../src/model/manifest.js";
 import { lmHeadModel, lmHeadModuleFromDisk, quantizeTable, randomFloats, transpose } from "../../tools/bench/lm-head-onnx.js";
 import { convertCheckpoint } from "../../tools/convert/index.js";
 import { DataType, decodeModel, encodeModel } from "../../tools/convert/onnx-schema.js";
-import { compareBits, fixtures, REFERENCE_DIR } from "../tools/reference.js";
+import { compareBits, fixtures, REFERENCE_DIR } from "./reference.js";
 
 const CACHE_DIR = new URL("../../.cache/test-engine/", import.meta.url).pathname;
 

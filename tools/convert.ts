@@ -1,5 +1,6 @@
 // CLI: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>] [--attention gqa|mha]
-//   [--embedding graph|external]  (external: graph from inputs_embeds to hidden_states + embedding.int8)
+//   [--embedding graph|external]  (external, the int8 default: graph from inputs_embeds to hidden_states
+//   + embedding.int8 for the engine's LM-head kernel; graph: the old single-graph layout, fp32's default)
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { convertCheckpoint } from "./convert/index.js";

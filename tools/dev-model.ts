@@ -1,5 +1,7 @@
 // `npm install` runs this: builds the small synthetic model that `npm run dev` serves by default
 // (model/dev/tiny-int8), so a fresh clone works offline. Random weights: the text is gibberish.
+// Converted like any int8 model: the graph from inputs_embeds to hidden_states plus embedding.int8
+// for the engine's LM-head kernel (the converter's int8 default).
 // Skips the work when the model is already there and was built from the same settings.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";

@@ -4,6 +4,7 @@
 import type { ModelManifest } from "../model/manifest";
 import type { ModelFiles } from "../model/source";
 import { parseManifest, verifyFile } from "../model/verify";
+import { openHead, type TokenHead } from "./head";
 import { kvLayoutFor, type KvLayout } from "./kv-layout";
 import { ort, createSession } from "./ort";
 import { PrefixCache } from "./prefix-cache";
@@ -62,13 +63,21 @@ export async function openModel(files: ModelFiles, known?: ModelManifest): Promi
     throw new Error(`${files.location}: onnxruntime could not load the model: ${messageOf(error)}`);
   }
   externalData.length = 0; // the session holds its own copy in WASM memory
+  // After the session, so the graph's file copies above are already garbage at the kernel's peak.
+  let head: TokenHead;
+  try {
+    head = await openHead(files, manifest);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
   const layout = kvLayoutFor(manifest);
-  const missing = ModelSession.missingNames(session, manifest, layout);
+  const missing = ModelSession.missingNames(session, manifest, layout, head);
   if (missing.length > 0) {
     await session.release();
     throw new Error(`${files.location}: the ONNX graph does not match its manifest (missing ${missing.join(", ")})`);
   }
-  const modelSession = new ModelSession(manifest, session, layout);
+  const modelSession = new ModelSession(manifest, session, layout, head);
   try {
     await warmUp(modelSession, manifest);
   } catch (error) {

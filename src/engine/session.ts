@@ -3,6 +3,7 @@
 // (tests, benchmarks) from running steps concurrently.
 import type { ModelManifest } from "../model/manifest";
 import type { Forward, ForwardInput, ForwardOutput } from "./forward";
+import type { TokenHead } from "./head";
 import { capacityOf } from "./kv";
 import type { KvLayout } from "./kv-layout";
 import { ort } from "./ort";
@@ -12,7 +13,6 @@ export class ModelSession {
   private readonly layers: number;
   private readonly heads: number;
   private readonly headDim: number;
-  private readonly vocab: number;
   /** Hub ONNX exports (tools/fetch): Optimum's merged decoders pick their branch with
    * use_cache_branch (false: the no-cache branch, which ignores the past); older exports derive
    * positions themselves and have no position_ids input. */
@@ -24,20 +24,20 @@ export class ModelSession {
     readonly manifest: ModelManifest,
     private readonly session: ort.InferenceSession,
     private readonly layout: KvLayout,
+    private readonly head: TokenHead,
   ) {
     const arch = manifest.architecture;
     this.layers = arch.n_layer;
     this.heads = arch.n_head;
     this.headDim = arch.n_embd / arch.n_head;
-    this.vocab = arch.vocab_size;
     this.takesUseCacheBranch = session.inputNames.includes("use_cache_branch");
     this.takesPositionIds = session.inputNames.includes("position_ids");
-    this.fetches = ["logits"];
+    this.fetches = [head.outputName];
     for (let layer = 0; layer < this.layers; layer++) this.fetches.push(layout.outputName(layer, "key"), layout.outputName(layer, "value"));
   }
 
   /** Graph inputs and outputs the model's layout needs that the graph lacks (empty = fine). */
-  static missingNames(session: ort.InferenceSession, manifest: ModelManifest, layout: KvLayout): string[] {
+  static missingNames(session: ort.InferenceSession, manifest: ModelManifest, layout: KvLayout, head: TokenHead): string[] {
     const missing = manifest.io.inputs.filter((name) => !session.inputNames.includes(name));
     missing.push(...manifest.io.outputs.filter((name) => !session.outputNames.includes(name)));
     for (let layer = 0; layer < manifest.architecture.n_layer; layer++) {
@@ -46,7 +46,8 @@ export class ModelSession {
         if (!session.outputNames.includes(layout.outputName(layer, kind))) missing.push(layout.outputName(layer, kind));
       }
     }
-    if (!session.outputNames.includes("logits")) missing.push("logits");
+    if (!session.inputNames.includes(head.inputName)) missing.push(head.inputName);
+    if (!session.outputNames.includes(head.outputName)) missing.push(head.outputName);
     return [...new Set(missing)];
   }
 
@@ -68,7 +69,7 @@ export class ModelSession {
     const int64 = (values: number[], dims: number[]) =>
       new ort.Tensor("int64", BigInt64Array.from(values, (v) => BigInt(v)), dims);
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: int64(input.inputIds, [batch, seq]),
+      [this.head.inputName]: this.head.feed(input.inputIds, batch, seq),
       attention_mask: int64(input.attentionMask, [batch, pastLength + seq]),
     };
     if (this.takesPositionIds) feeds.position_ids = int64(input.positionIds, [batch, seq]);
@@ -83,17 +84,6 @@ export class ModelSession {
     }
     if (this.takesUseCacheBranch) feeds.use_cache_branch = new ort.Tensor("bool", Uint8Array.of(pastLength > 0 ? 1 : 0), [1]);
     const outputs = await this.session.run(feeds, this.fetches);
-    const all = outputs.logits.data as Float32Array;
-    // Graphs may return logits for every new position [batch, seq, vocab] or, to save work and
-    // copies, only for the last one [batch, 1, vocab]: read which from the output's shape.
-    const positions = outputs.logits.dims[1];
-    const logits: Float32Array[] = [];
-    for (let row = 0; row < batch; row++) {
-      const start = ((row + 1) * positions - 1) * this.vocab;
-      // A view, not a copy: the scheduler consumes every row within the step (copying each
-      // 200 KB row cost more per row than choosing its token).
-      logits.push(all.subarray(start, start + this.vocab));
-    }
     const tensors = this.fetches.slice(1).map((name) => {
       const [b, heads, , headDim] = outputs[name].dims;
       if (b !== batch || heads !== this.heads || headDim !== this.headDim) {
@@ -101,7 +91,9 @@ export class ModelSession {
       }
       return outputs[name].data as Float32Array;
     });
-    if (all.length !== batch * positions * this.vocab) throw new Error(`logits are [${outputs.logits.dims.join(", ")}], manifest says vocab_size ${this.vocab}`);
+    // Views, not copies: the scheduler consumes every row within the step (copying each 200 KB row
+    // cost more per row than choosing its token).
+    const logits = this.head.lastLogits(outputs[this.head.outputName], batch);
     return { logits, kv: { positions: outputs[this.fetches[1]].dims[2], tensors } };
   }
 }

@@ -23,8 +23,13 @@ export interface ManifestFile {
   path: string;
   bytes: number;
   sha256: string;
-  /** "graph" is the ONNX protobuf; "weights" its external data file. */
-  role: "graph" | "weights";
+  /**
+   * "graph" is the ONNX protobuf; "weights" its external data file; "embedding" the int8 tied token
+   * embedding / LM head for the engine's kernel (src/engine/lm-head): int8 [vocab, n_embd] then one
+   * fp32 scale per token. With an embedding file the graph takes `inputs_embeds` and returns
+   * `hidden_states` (after ln_f) instead of taking `input_ids` and returning `logits`.
+   */
+  role: "graph" | "weights" | "embedding";
 }
 
 export interface ModelManifest {

@@ -5,6 +5,8 @@ export class ModelFileError extends Error {
   override name = "ModelFileError";
 }
 
+const FILE_ROLES: readonly ManifestFile["role"][] = ["graph", "weights", "embedding"];
+
 const REQUIRED_ARCH = ["n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "layer_norm_epsilon"] as const;
 
 export function parseManifest(bytes: Uint8Array, location: string): ModelManifest {
@@ -25,19 +27,55 @@ export function parseManifest(bytes: Uint8Array, location: string): ModelManifes
   if (padding !== undefined && padding !== "left" && padding !== "right") throw fail(`io.kv_padding is ${JSON.stringify(padding)}, expected "left" or "right"`);
   if (!Array.isArray(manifest.files) || !manifest.files.some((f) => f.role === "graph")) throw fail("no graph file listed");
   for (const file of manifest.files) {
-    if (typeof file.path !== "string" || file.path.includes("..") || !/^[0-9a-f]{64}$/.test(file.sha256) || !Number.isInteger(file.bytes)) {
+    if (typeof file.path !== "string" || file.path.includes("..") || !/^[0-9a-f]{64}$/.test(file.sha256) || !Number.isInteger(file.bytes) || !FILE_ROLES.includes(file.role)) {
       throw fail(`file entry ${JSON.stringify(file)} is malformed`);
     }
   }
+  if (manifest.files.filter((f) => f.role === "embedding").length > 1) throw fail("more than one embedding file listed");
   return manifest;
 }
 
 export async function verifyFile(bytes: Uint8Array, file: ManifestFile, location: string): Promise<void> {
-  if (bytes.byteLength !== file.bytes) {
-    throw new ModelFileError(`${location}/${file.path} is ${bytes.byteLength} bytes, manifest says ${file.bytes} (truncated or replaced?)`);
+  checkSize(bytes.byteLength, file, location);
+  checkDigest(await crypto.subtle.digest("SHA-256", bytes), file, location);
+}
+
+/**
+ * A file's stream handed chunk by chunk to `place` (its byte offset in the file alongside) while it
+ * is hashed, so a file copied elsewhere as it arrives (the LM-head kernel's table) is checked without
+ * ever being held whole. Uses workerd's DigestStream; throws, having placed some bytes, on any
+ * mismatch — the caller drops what it placed them in.
+ */
+export async function verifyStream(body: ReadableStream<Uint8Array>, file: ManifestFile, location: string, place: (chunk: Uint8Array, offset: number) => void): Promise<void> {
+  const digest = new crypto.DigestStream("SHA-256");
+  const hasher = digest.getWriter();
+  const reader = body.getReader();
+  let offset = 0;
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      if (offset + chunk.value.byteLength > file.bytes) checkSize(offset + chunk.value.byteLength, file, location);
+      place(chunk.value, offset);
+      offset += chunk.value.byteLength;
+      await hasher.write(chunk.value);
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => undefined);
+    await hasher.abort().catch(() => undefined);
+    throw error;
   }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  checkSize(offset, file, location);
+  await hasher.close();
+  checkDigest(await digest.digest, file, location);
+}
+
+function checkSize(bytes: number, file: ManifestFile, location: string): void {
+  if (bytes !== file.bytes) {
+    throw new ModelFileError(`${location}/${file.path} is ${bytes} bytes, manifest says ${file.bytes} (truncated or replaced?)`);
+  }
+}
+
+function checkDigest(digest: ArrayBuffer, file: ManifestFile, location: string): void {
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
   if (hex !== file.sha256) {
     throw new ModelFileError(`${location}/${file.path} has sha256 ${hex}, manifest says ${file.sha256} (corrupt or from another conversion)`);
   }

@@ -1,7 +1,7 @@
 // Runs once in Node before any test: converts the Hugging Face reference checkpoints (made by
 // transformers itself, see ../shared/reference/README.md) with our converter, and copies their
 // fixtures next to them, so tests inside workerd can read both through the TEST_MODELS binding.
-import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { convertCheckpoint } from "../../tools/convert/index";
@@ -24,6 +24,9 @@ export default async function setup(): Promise<void> {
       for (const dtype of ["fp32", "int8"] as const) {
         await convertCheckpoint(path.join(REFERENCE_DIR, name), { dtype, outDir: path.join(MODEL_CACHE_DIR, `${name}-${dtype}`), name });
       }
+      // int8 converts by default to the LM-head kernel's layout (graph + embedding.int8); the old
+      // single-graph layout too, which the kernel must match bit for bit.
+      await convertCheckpoint(path.join(REFERENCE_DIR, name), { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, `${name}-int8-graph`), name, embedding: "graph" });
       for (const file of [`${name}.fixtures.json`, `${name}.logits.bin`]) {
         await copyFile(path.join(REFERENCE_DIR, file), path.join(MODEL_CACHE_DIR, file));
       }
@@ -52,5 +55,16 @@ export default async function setup(): Promise<void> {
   await writeSyntheticCheckpoint({ layers: 1, embd: 32, heads: 2, seed: 7, outDir: synthDir, positions: 64 });
   await convertCheckpoint(synthDir, { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, "synthetic-int8"), name: "synthetic-int8" });
   await writeBrokenModels(path.join(MODEL_CACHE_DIR, "synthetic-int8"), MODEL_CACHE_DIR);
+  await writeCorruptEmbedding(path.join(MODEL_CACHE_DIR, "synthetic-int8"), path.join(MODEL_CACHE_DIR, "broken-embedding"));
   await writeFile(path.join(MODEL_CACHE_DIR, "available.json"), JSON.stringify({ reference: available }));
+}
+
+/** A copy of a kernel-layout model whose embedding file has one flipped byte (in the scales). */
+async function writeCorruptEmbedding(goodDir: string, dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await cp(goodDir, dir, { recursive: true });
+  const file = path.join(dir, "embedding.int8");
+  const bytes = Buffer.from(await readFile(file));
+  bytes[bytes.length - 3] ^= 0xff;
+  await writeFile(file, bytes);
 }

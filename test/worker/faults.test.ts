@@ -13,6 +13,8 @@ const cases: [string, RegExp][] = [
   // Checked at load by a warm-up step at the last position of the window, not by a 500 per request.
   ["broken-heads", /does not match its manifest/],
   ["broken-window", /does not match its manifest/],
+  // The LM-head kernel's table is streamed into its memory and checked on the way.
+  ["broken-embedding", /embedding\.int8 has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/],
 ];
 
 describe("a broken model answers 503 with the reason, then recovers", () => {

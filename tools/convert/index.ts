@@ -1,13 +1,13 @@
 // Hugging Face GPT-2 checkpoint → ONNX (graph + external data) + manifest.json for the runtime.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { basename, resolve } from "node:path";
+import { mkdir, rm } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import type { ManifestFile, ModelManifest, WeightDType } from "../../src/model/manifest.js";
 import { writeManifest } from "../lib/manifest.js";
 import { loadCheckpoint } from "./checkpoint.js";
 import { buildGpt2Graph, defaultAttention, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
-import { writeEmbeddingFile } from "./embedding-file.js";
+import { EMBEDDING_FILE, writeEmbeddingFile } from "./embedding-file.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
 import { quantizeRows } from "./quantize.js";
 import { fp32Format } from "./weight-formats.js";
@@ -28,20 +28,23 @@ export interface ConvertOptions {
   /** Attention operator (default: GroupQueryAttention where the head size allows; see GraphOptions). */
   attention?: GraphOptions["attention"];
   /**
-   * "graph" (default): input_ids → logits in one graph. "external" (int8 only): the graph maps
-   * inputs_embeds → hidden_states, and the int8 token embedding is written once as its own file
-   * (embedding-file.ts, manifest role "embedding") for the int8 LM-head kernel (src/engine/lm-head).
+   * "external" (the default for int8 when n_embd is a multiple of 16, as the kernel needs): the
+   * graph maps inputs_embeds → hidden_states, and the int8 token embedding is written once as its
+   * own file (embedding-file.ts, manifest role "embedding") for the engine's int8 LM-head kernel
+   * (src/engine/lm-head), which gives the same logits bit for bit, faster. "graph" (the default for
+   * fp32, which stays exact in ONNX): input_ids → logits in one graph, the old single-graph layout.
    */
   embedding?: GraphOptions["embedding"];
 }
 
 export async function convertCheckpoint(checkpointDir: string, opts: ConvertOptions): Promise<ModelManifest> {
   if (opts.dtype !== "int8" && opts.dtype !== "fp32") throw new Error(`unsupported dtype ${opts.dtype} (int8 or fp32)`);
-  const embedding = opts.embedding ?? "graph";
-  if (embedding === "external" && opts.dtype !== "int8") throw new Error(`embedding "external" needs dtype int8 (the LM-head kernel is int8), got ${opts.dtype}`);
+  if (opts.embedding === "external" && opts.dtype !== "int8") throw new Error(`embedding "external" needs dtype int8 (the LM-head kernel is int8), got ${opts.dtype}`);
   const dir = resolve(checkpointDir);
   const { config, weights, configBytes, weightsPath } = await loadCheckpoint(dir);
   const { vocab_size: V, n_embd: E } = config;
+  if (opts.embedding === "external" && E % KERNEL_COLUMNS !== 0) throw new Error(`embedding "external" needs n_embd a multiple of ${KERNEL_COLUMNS} (the LM-head kernel's step), got ${E}`);
+  const embedding = opts.embedding ?? defaultEmbedding(opts.dtype, E);
 
   const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, opts.int8) : fp32Format(weights.wte, V, E);
   const attention = opts.attention ?? defaultAttention(config);
@@ -59,9 +62,10 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   const embeddingFiles: ManifestFile[] = [];
   if (embedding === "external") {
     const { q, scale } = quantizeRows(weights.wte, V, E, opts.int8?.clipping);
-    // The manifest type (src/model/manifest.ts) has no "embedding" role yet; the runtime that
-    // reads these models adds it.
-    embeddingFiles.push({ ...(await writeEmbeddingFile(opts.outDir, q, scale)), role: "embedding" as ManifestFile["role"] });
+    embeddingFiles.push({ ...(await writeEmbeddingFile(opts.outDir, q, scale)), role: "embedding" });
+  } else {
+    // A folder re-converted to the one-graph layout must not keep serving an old table.
+    await rm(join(opts.outDir, EMBEDDING_FILE), { force: true });
   }
 
   return writeManifest(opts.outDir, {
@@ -83,6 +87,14 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     weightsSha256: await sha256File(weightsPath),
     createdBy: `edge-gpt2 tools/convert ${CONVERTER_VERSION}`,
   });
+}
+
+/** The LM-head kernel reads 16 int8 columns per step (src/engine/lm-head). */
+const KERNEL_COLUMNS = 16;
+
+/** int8 → the kernel's layout where it fits; fp32 keeps the exact one-graph model. */
+export function defaultEmbedding(dtype: WeightDType, nEmbd: number): NonNullable<GraphOptions["embedding"]> {
+  return dtype === "int8" && nEmbd % KERNEL_COLUMNS === 0 ? "external" : "graph";
 }
 
 async function sha256File(path: string): Promise<string> {

@@ -1,0 +1,113 @@
+// Where a model's tokens go in and its logits come out, chosen once per model from its manifest:
+//   in-graph  the graph takes `input_ids` and returns `logits` (ready-made Optimum exports, fp32
+//             conversions, int8 conversions made with --embedding graph);
+//   kernel    the graph takes `inputs_embeds` and returns `hidden_states` (after ln_f); the int8
+//             tied embedding / LM head runs in our WebAssembly SIMD kernel (./lm-head), which keeps
+//             the one copy of the table and gives the in-graph int8 numbers bit for bit, without
+//             onnxruntime's per-run weight repacking (about half of a decode step at GPT-2 size).
+// ModelSession only asks its head for the token feed and the last position's logits.
+import type { ManifestFile, ModelManifest } from "../model/manifest";
+import type { ModelFiles } from "../model/source";
+import { verifyStream } from "../model/verify";
+import { TiedEmbedding } from "./lm-head/index";
+import { lmHeadModule } from "./lm-head/module";
+import { ort } from "./ort";
+
+export interface TokenHead {
+  /** The graph input the step's tokens are fed through, and the output the logits come from. */
+  readonly inputName: string;
+  readonly outputName: string;
+  /** Row-major ids [batch, seq] as that input. */
+  feed(ids: number[], batch: number, seq: number): ort.Tensor;
+  /** Each row's last-position logits from that output (views into one array, consumed per step). */
+  lastLogits(output: ort.Tensor, batch: number): Float32Array[];
+}
+
+/** The head the manifest describes: the kernel when it lists an embedding file, else the graph's. */
+export async function openHead(files: ModelFiles, manifest: ModelManifest): Promise<TokenHead> {
+  const entry = manifest.files.find((f) => f.role === "embedding");
+  return entry ? new KernelHead(await loadEmbedding(files, entry, manifest)) : new GraphHead(manifest.architecture.vocab_size);
+}
+
+class GraphHead implements TokenHead {
+  readonly inputName = "input_ids";
+  readonly outputName = "logits";
+  constructor(private readonly vocab: number) {}
+
+  feed(ids: number[], batch: number, seq: number): ort.Tensor {
+    return new ort.Tensor("int64", BigInt64Array.from(ids, (v) => BigInt(v)), [batch, seq]);
+  }
+
+  lastLogits(output: ort.Tensor, batch: number): Float32Array[] {
+    // [batch, seq, vocab] or, for graphs that skip the LM head elsewhere, [batch, 1, vocab].
+    return lastRows(output, batch, this.vocab, "logits", "vocab_size");
+  }
+}
+
+class KernelHead implements TokenHead {
+  readonly inputName = "inputs_embeds";
+  readonly outputName = "hidden_states";
+  constructor(private readonly kernel: TiedEmbedding) {}
+
+  feed(ids: number[], batch: number, seq: number): ort.Tensor {
+    return new ort.Tensor("float32", this.kernel.embed(ids), [batch, seq, this.kernel.hidden]);
+  }
+
+  lastLogits(output: ort.Tensor, batch: number): Float32Array[] {
+    const rows = lastRows(output, batch, this.kernel.hidden, "hidden_states", "n_embd");
+    // Rows are contiguous already when the graph returns only the last position (the default).
+    const all = this.kernel.logits(rows.length === 1 ? rows[0] : output.dims[1] === 1 ? (output.data as Float32Array) : concat(rows));
+    const vocab = this.kernel.vocab;
+    return rows.map((_, row) => all.subarray(row * vocab, (row + 1) * vocab));
+  }
+}
+
+/** Views of each row's last position in a [batch, positions, width] output. */
+function lastRows(output: ort.Tensor, batch: number, width: number, name: string, field: string): Float32Array[] {
+  const data = output.data as Float32Array;
+  const positions = output.dims[1];
+  if (output.dims.length !== 3 || output.dims[0] !== batch || output.dims[2] !== width) {
+    throw new Error(`${name} is [${output.dims.join(", ")}], manifest says [${batch}, positions, ${width}] (${field} ${width})`);
+  }
+  return Array.from({ length: batch }, (_, row) => {
+    const start = ((row + 1) * positions - 1) * width;
+    return data.subarray(start, start + width);
+  });
+}
+
+function concat(rows: Float32Array[]): Float32Array {
+  const out = new Float32Array(rows.reduce((sum, row) => sum + row.length, 0));
+  let offset = 0;
+  for (const row of rows) {
+    out.set(row, offset);
+    offset += row.length;
+  }
+  return out;
+}
+
+/**
+ * The embedding file streamed straight into a kernel's memory, checked against its manifest entry
+ * on the way (size and sha256): the table never exists anywhere else, not even while loading.
+ * The file is int8 [vocab, n_embd] then fp32 [vocab] little-endian (tools/convert/embedding-file.ts).
+ */
+async function loadEmbedding(files: ModelFiles, entry: ManifestFile, manifest: ModelManifest): Promise<TiedEmbedding> {
+  const { vocab_size: vocab, n_embd: hidden } = manifest.architecture;
+  const where = `${files.location}/${entry.path}`;
+  if (entry.bytes !== vocab * hidden + vocab * 4) {
+    throw new Error(`${where}: manifest lists ${entry.bytes} bytes, an embedding of [${vocab}, ${hidden}] int8 + ${vocab} scales is ${vocab * hidden + vocab * 4}`);
+  }
+  let kernel: TiedEmbedding;
+  try {
+    kernel = await TiedEmbedding.create(lmHeadModule, { vocab, hidden });
+  } catch (error) {
+    throw new Error(`${where}: the LM-head kernel cannot hold it: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const table = new Uint8Array(kernel.table.buffer, kernel.table.byteOffset, kernel.table.byteLength);
+  const scales = new Uint8Array(kernel.scales.buffer, kernel.scales.byteOffset, kernel.scales.byteLength);
+  await verifyStream(await files.stream(entry.path), entry, files.location, (chunk, offset) => {
+    const inTable = Math.max(0, Math.min(chunk.length, table.length - offset));
+    if (inTable > 0) table.set(chunk.subarray(0, inTable), offset);
+    if (inTable < chunk.length) scales.set(chunk.subarray(inTable), offset + inTable - table.length);
+  });
+  return kernel;
+}

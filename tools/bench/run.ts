@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import * as ortNode from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
-import { BENCH_DIR } from "./models.js";
+import { BENCH_DIR, plainFolder } from "./models.js";
 import { loadPlain } from "./plain-load.js";
 import { measurePlain, median, type OrtPackage } from "./plain-loop.js";
 import type { EngineResult, SpeedPlan } from "./plan.js";
@@ -56,7 +56,7 @@ interface Generation {
 export async function benchModel(folder: string, weightBytes: number, plan: SpeedPlan, log: (line: string) => void): Promise<ModelResult> {
   log(`${folder}: our Worker in workerd…`);
   const { ours, memory, cache, plainWorkerd, batch } = await benchWorker(folder, weightBytes, plan);
-  const dir = join(BENCH_DIR, folder);
+  const dir = join(BENCH_DIR, plainFolder(folder));
   log(`${folder}: plain onnxruntime-web loop (Node, WASM, 1 thread)…`);
   ortWeb.env.wasm.numThreads = 1;
   ortWeb.env.logLevel = "error";
@@ -99,7 +99,7 @@ async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan):
       batchedTokensPerSecond: (await batched(plan.batchRows)).tokensPerSecond,
     };
     const cache = await worker.call<CacheResult>("/cache", { model, promptTokens: plan.prefixTokens });
-    const plainWorkerd = await worker.call<EngineResult>("/plain", { model, plan });
+    const plainWorkerd = await worker.call<EngineResult>("/plain", { model: plainFolder(model), plan });
     return { ours: { coldStartMs: load.loadMs, prefillMs: first.prefillMs, ttftMs: first.ttftMs, decodeMs }, memory, cache, plainWorkerd, batch };
   } finally {
     await worker.close();

@@ -4,7 +4,8 @@
 import app from "../../src/index";
 import type { ModelManifest } from "../../src/model/manifest";
 import { createSession, ort } from "../../src/engine/ort";
-import { measurePlain, type OrtPackage } from "./plain-loop";
+import { measurePlain, plainGreedy, type OrtPackage, type PlainLoopModel } from "./plain-loop";
+import { benchPrompt } from "./plan";
 import type { SpeedPlan } from "./plan";
 import type { GenerateRequest } from "../../src/generation/request";
 import { startGeneration, type GenerationOutcome, type RunOptions } from "../../src/generation/service";
@@ -72,6 +73,7 @@ export default {
     if (path === "/batch") return Response.json(await batchedGeneration(env, body.rows!, body.newTokens!));
     if (path === "/cache") return Response.json(await cacheBench(body.origin, body.model, body.promptTokens!));
     if (path === "/plain") return Response.json(await plainInWorkerd(body.origin, body.model, body.plan!));
+    if (path === "/plain-steps") return Response.json(await plainSteps(body.origin, body.model, body.promptTokens!, body.newTokens!));
     return new Response("not found", { status: 404 });
   },
 };
@@ -166,6 +168,24 @@ async function cacheBench(origin: string, model: string, promptTokens: number) {
  * fair yardstick for our serving overhead, since workerd runs WASM slower than Node does.
  */
 async function plainInWorkerd(origin: string, model: string, plan: SpeedPlan) {
+  const loaded = await plainSession(origin, model);
+  const result = await measurePlain(ort as unknown as OrtPackage, loaded, plan);
+  await loaded.session.release();
+  return result;
+}
+
+/** Kept between /plain-steps calls, so runs of ours and of the plain loop can alternate. */
+const plainSessions = new Map<string, Promise<PlainLoopModel>>();
+
+/** One plain-loop generation in workerd: per-step ms, step 0 being the prefill (TTFT). */
+async function plainSteps(origin: string, model: string, promptTokens: number, newTokens: number) {
+  let loaded = plainSessions.get(model);
+  if (!loaded) plainSessions.set(model, (loaded = plainSession(origin, model)));
+  const plain = await loaded;
+  return { stepMs: await plainGreedy(ort as unknown as OrtPackage, plain, benchPrompt(promptTokens, plain.manifest.architecture.vocab_size), newTokens) };
+}
+
+async function plainSession(origin: string, model: string): Promise<PlainLoopModel> {
   const read = async (file: string) => new Uint8Array(await (await fetch(`${origin}/${model}/${file}`)).arrayBuffer());
   const manifest = JSON.parse(new TextDecoder().decode(await read("manifest.json"))) as ModelManifest;
   const graph = await read(manifest.files.find((f) => f.role === "graph")!.path);
@@ -173,7 +193,5 @@ async function plainInWorkerd(origin: string, model: string, plan: SpeedPlan) {
   const data = await read(weights.path);
   const started = performance.now();
   const session = await createSession(graph, [{ path: weights.path, data }]);
-  const result = await measurePlain(ort as unknown as OrtPackage, { manifest, session, coldStartMs: performance.now() - started }, plan);
-  await session.release();
-  return result;
+  return { manifest, session, coldStartMs: performance.now() - started };
 }

@@ -11,7 +11,7 @@ import { TiedEmbedding } from "../../src/engine/lm-head/index.js";
 import type { ModelManifest } from "../../src/model/manifest.js";
 import { lmHeadModuleFromDisk, transpose } from "../../tools/bench/lm-head-onnx.js";
 import { EMBEDDING_FILE, readEmbeddingFile } from "../../tools/convert/embedding-file.js";
-import { convertCheckpoint } from "../../tools/convert/index.js";
+import { convertCheckpoint, defaultEmbedding } from "../../tools/convert/index.js";
 import { decodeModel } from "../../tools/convert/onnx-schema.js";
 import { CACHE_DIR, REFERENCE_DIR, VOCAB, compareBits, fixtures } from "./reference.js";
 
@@ -60,8 +60,9 @@ describe(`int8 ${NAME} converted with embedding "external"`, () => {
 
   beforeAll(async () => {
     const src = `${REFERENCE_DIR}/${NAME}`;
-    await convertCheckpoint(src, { dtype: "int8", outDir: inGraphDir, logits: "all" });
-    await convertCheckpoint(src, { dtype: "int8", outDir: externalDir, logits: "all", embedding: "external" });
+    await convertCheckpoint(src, { dtype: "int8", outDir: inGraphDir, logits: "all", embedding: "graph" });
+    // (no embedding option: "external" is the int8 default)
+    await convertCheckpoint(src, { dtype: "int8", outDir: externalDir, logits: "all" });
     // One after the other: two onnxruntime-web sessions created concurrently gave NaN outputs here.
     inGraph = await load(inGraphDir);
     external = await load(externalDir);
@@ -116,6 +117,21 @@ describe(`int8 ${NAME} converted with embedding "external"`, () => {
     const decodeRef = await step(inGraph, ids(next), prefillRef as Record<string, ort.Tensor>, 1);
     const decode = await step(external, embeds(next), prefill as Record<string, ort.Tensor>, 1);
     expect(compareBits(logitsVia(decode), decodeRef.logits.data as Float32Array)).toBe("equal");
+  });
+
+  it("is the int8 default where the kernel fits; fp32 and other widths stay one graph", () => {
+    expect(defaultEmbedding("int8", 768)).toBe("external");
+    expect(defaultEmbedding("int8", 96)).toBe("external");
+    expect(defaultEmbedding("int8", 40)).toBe("graph"); // the kernel steps 16 columns at a time
+    expect(defaultEmbedding("fp32", 768)).toBe("graph");
+  });
+
+  it("leaves no stale embedding file when a folder is re-converted as one graph", async () => {
+    const dir = `${CACHE_DIR}${NAME}-int8-reconverted`;
+    await convertCheckpoint(`${REFERENCE_DIR}/${NAME}`, { dtype: "int8", outDir: dir });
+    await readFile(join(dir, EMBEDDING_FILE));
+    await convertCheckpoint(`${REFERENCE_DIR}/${NAME}`, { dtype: "int8", outDir: dir, embedding: "graph" });
+    await expect(readFile(join(dir, EMBEDDING_FILE))).rejects.toThrow(/ENOENT/);
   });
 
   it("refuses fp32 (the kernel is int8)", async () => {

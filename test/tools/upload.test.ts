@@ -39,6 +39,7 @@ describe("model:upload", () => {
       "delete edge-gpt2-models/models/tiny/manifest.json",
       "put edge-gpt2-models/models/tiny/model.onnx",
       "put edge-gpt2-models/models/tiny/model.onnx.data",
+      "put edge-gpt2-models/models/tiny/embedding.int8", // int8's default layout: the LM-head kernel's table
       "put edge-gpt2-models/models/tiny/manifest.json",
     ]);
     await uploadModel({ modelDir, prefix: "models/tiny", persistTo, log: () => {} });
@@ -47,13 +48,13 @@ describe("model:upload", () => {
     const proxy = await getPlatformProxy<Env>({ configPath: "wrangler.toml", persist: { path: `${persistTo}/v3` } });
     try {
       const uploaded = new Map<string, number>();
-      for (const name of ["model.onnx", "model.onnx.data", "manifest.json"]) {
+      for (const name of ["model.onnx", "model.onnx.data", "embedding.int8", "manifest.json"]) {
         const object = await proxy.env.MODEL_BUCKET.get(`models/tiny/${name}`);
         expect(object, name).not.toBeNull();
         expect(sha256(new Uint8Array(await object!.arrayBuffer()))).toBe(sha256(await readFile(`${modelDir}/${name}`)));
         uploaded.set(name, object!.uploaded.getTime());
       }
-      expect(uploaded.get("manifest.json")).toBeGreaterThanOrEqual(Math.max(uploaded.get("model.onnx")!, uploaded.get("model.onnx.data")!));
+      expect(uploaded.get("manifest.json")).toBeGreaterThanOrEqual(Math.max(uploaded.get("model.onnx")!, uploaded.get("model.onnx.data")!, uploaded.get("embedding.int8")!));
     } finally {
       await proxy.dispose();
     }

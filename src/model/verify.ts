@@ -53,7 +53,9 @@ export async function verifyStream(body: ReadableStream<Uint8Array>, file: Manif
   let offset = 0;
   try {
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      if (offset + chunk.value.byteLength > file.bytes) checkSize(offset + chunk.value.byteLength, file, location);
+      if (offset + chunk.value.byteLength > file.bytes) {
+        throw new ModelFileError(`${location}/${file.path} is longer than the ${file.bytes} bytes the manifest says (replaced?)`);
+      }
       place(chunk.value, offset);
       offset += chunk.value.byteLength;
       await hasher.write(chunk.value);

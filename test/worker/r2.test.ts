@@ -8,7 +8,8 @@ import app from "../../src/index";
 import { envFor, generateJson, postJson, testFile } from "./helpers";
 
 const MODEL = "synthetic-int8";
-const FILES = ["model.onnx", "model.onnx.data", "manifest.json"]; // manifest last, as model:upload does
+// manifest last, as model:upload does; embedding.int8 is streamed from R2 into the LM-head kernel
+const FILES = ["model.onnx", "model.onnx.data", "embedding.int8", "manifest.json"];
 const original = new Map<string, Uint8Array>();
 
 async function upload(prefix: string, replace: Record<string, Uint8Array> = {}): Promise<void> {
@@ -73,6 +74,15 @@ describe("MODEL = r2:<prefix>", () => {
     await env.MODEL_BUCKET.put("truncated/model.onnx", graph);
     await afterBackoff("truncated");
     expect((await health("truncated")).status).toBe(200);
+
+    // The embedding file is streamed into the LM-head kernel, not read whole: short or long, it is caught.
+    const table = original.get("embedding.int8")!;
+    await upload("short-table", { "embedding.int8": table.subarray(0, table.length - 4) });
+    expect((await health("short-table")).body.reason).toBe(`r2:short-table/embedding.int8 is ${table.length - 4} bytes, manifest says ${table.length} (truncated or replaced?)`);
+    const longer = new Uint8Array(table.length + 4);
+    longer.set(table);
+    await upload("long-table", { "embedding.int8": longer });
+    expect((await health("long-table")).body.reason).toBe(`r2:long-table/embedding.int8 is longer than the ${table.length} bytes the manifest says (replaced?)`);
 
     const missing = await health("never-uploaded");
     expect(missing.status).toBe(503);

@@ -48,6 +48,8 @@ export async function verifyFile(bytes: Uint8Array, file: ManifestFile, location
  */
 export async function verifyStream(body: ReadableStream<Uint8Array>, file: ManifestFile, location: string, place: (chunk: Uint8Array, offset: number) => void): Promise<void> {
   const digest = new crypto.DigestStream("SHA-256");
+  const hash = digest.digest;
+  hash.catch(() => undefined); // read only on success: an aborted hash must not surface as an unhandled rejection
   const hasher = digest.getWriter();
   const reader = body.getReader();
   let offset = 0;
@@ -60,14 +62,14 @@ export async function verifyStream(body: ReadableStream<Uint8Array>, file: Manif
       offset += chunk.value.byteLength;
       await hasher.write(chunk.value);
     }
+    checkSize(offset, file, location);
   } catch (error) {
     await reader.cancel().catch(() => undefined);
     await hasher.abort().catch(() => undefined);
     throw error;
   }
-  checkSize(offset, file, location);
   await hasher.close();
-  checkDigest(await digest.digest, file, location);
+  checkDigest(await hash, file, location);
 }
 
 function checkSize(bytes: number, file: ManifestFile, location: string): void {

@@ -8,7 +8,7 @@ export interface ModelFiles {
   /** e.g. "assets:dev/tiny-int8", for messages. */
   readonly location: string;
   read(path: string): Promise<Uint8Array>;
-  /** The same bytes as a stream, for a reader that copies them somewhere as they arrive. */
+  /** The file as a byte stream, for files too large to hold twice (the weights). */
   stream(path: string): Promise<ReadableStream<Uint8Array>>;
 }
 
@@ -43,23 +43,24 @@ function fetcherFiles(location: string, binding: Fetcher, dir: string): ModelFil
   return {
     location,
     async read(path: string): Promise<Uint8Array> {
-      return new Uint8Array(await (await get(path)).arrayBuffer());
+      const url = `https://model.invalid/${dir ? `${dir}/` : ""}${path}`;
+      const response = await binding.fetch(url);
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new ModelSourceError(`${location}/${path}: HTTP ${response.status} (missing file?)`);
+      }
+      return new Uint8Array(await response.arrayBuffer());
     },
     async stream(path: string): Promise<ReadableStream<Uint8Array>> {
-      const response = await get(path);
-      if (!response.body) throw new ModelSourceError(`${location}/${path}: HTTP ${response.status} with no body`);
-      return response.body;
+      const url = `https://model.invalid/${dir ? `${dir}/` : ""}${path}`;
+      const response = await binding.fetch(url);
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new ModelSourceError(`${location}/${path}: HTTP ${response.status} (missing file?)`);
+      }
+      return response.body ?? new Blob([]).stream();
     },
   };
-  async function get(path: string): Promise<Response> {
-    const url = `https://model.invalid/${dir ? `${dir}/` : ""}${path}`;
-    const response = await binding.fetch(url);
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new ModelSourceError(`${location}/${path}: HTTP ${response.status} (missing file?)`);
-    }
-    return response;
-  }
 }
 
 function bucketNamed(lookup: (name: string) => unknown, name: string, spec: string): R2Bucket {
@@ -74,19 +75,18 @@ function r2Files(location: string, bucket: R2Bucket, prefix: string): ModelFiles
   return {
     location,
     async read(path: string): Promise<Uint8Array> {
-      const object = await get(path);
+      const key = prefix ? `${prefix}/${path}` : path;
+      const object = await bucket.get(key);
+      if (!object) throw new ModelSourceError(`${location}/${path}: no object ${key} in R2 (upload it: npm run model:upload)`);
       return readWhole(object.body, object.size, `${location}/${path}`);
     },
     async stream(path: string): Promise<ReadableStream<Uint8Array>> {
-      return (await get(path)).body;
+      const key = prefix ? `${prefix}/${path}` : path;
+      const object = await bucket.get(key);
+      if (!object) throw new ModelSourceError(`${location}/${path}: no object ${key} in R2 (upload it: npm run model:upload)`);
+      return object.body;
     },
   };
-  async function get(path: string): Promise<R2ObjectBody> {
-    const key = prefix ? `${prefix}/${path}` : path;
-    const object = await bucket.get(key);
-    if (!object) throw new ModelSourceError(`${location}/${path}: no object ${key} in R2 (upload it: npm run model:upload)`);
-    return object;
-  }
 }
 
 /**

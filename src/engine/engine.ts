@@ -5,7 +5,8 @@ import type { ModelManifest } from "../model/manifest";
 import type { ModelFiles } from "../model/source";
 import { parseManifest, verifyFile } from "../model/verify";
 import { kvLayoutFor, type KvLayout } from "./kv-layout";
-import { ort, createSession } from "./ort";
+import { kvBudget, type KvBudget } from "./kv-budget";
+import { createSession, ort, ortMemoryBytes } from "./ort";
 import { PrefixCache } from "./prefix-cache";
 import { BatchScheduler, type GenerationJob, type JobResult } from "./scheduler";
 import { ModelSession } from "./session";
@@ -17,6 +18,10 @@ export interface EngineLimits {
   maxWaiting: number;
   /** Bytes of prompt keys/values kept for reuse. 0 = no prefix cache. */
   prefixCacheBytes: number;
+  /** The isolate's memory; keys/values are admitted by the bytes the loaded model leaves. 0 = rows only. */
+  isolateMemoryBytes: number;
+  /** Kept free for the JS heap. */
+  jsReserveBytes: number;
 }
 
 export interface Engine {
@@ -26,6 +31,8 @@ export interface Engine {
   submit(job: GenerationJob): Promise<JobResult>;
   /** Rows generating now and requests waiting for a slot. */
   activity(): { rows: number; waiting: number };
+  /** The bytes keys/values may take (null: no byte budget, ISOLATE_MEMORY_BYTES=0). */
+  readonly kvBudget: KvBudget | null;
   release(): Promise<void>;
 }
 
@@ -82,10 +89,18 @@ export async function openModel(files: ModelFiles, known?: ModelManifest): Promi
 export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?: ModelManifest): Promise<Engine> {
   const started = Date.now();
   const { manifest, session, layout } = await openModel(files, known);
-  const prefixCache = limits.prefixCacheBytes > 0 ? new PrefixCache(limits.prefixCacheBytes) : null;
-  const scheduler = new BatchScheduler(session.forward, layout, limits, { prefixCache });
+  // What the model takes is measured, not estimated: ORT's WASM heap after loading (weights, graph,
+  // runtime; it never shrinks), or — before ORT's memory is known — the files' size.
+  const modelBytes = ortMemoryBytes() || manifest.files.reduce((sum, f) => sum + f.bytes, 0);
+  const budget = limits.isolateMemoryBytes > 0
+    ? kvBudget(manifest, layout, modelBytes, { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes, prefixCacheBytes: limits.prefixCacheBytes })
+    : null;
+  const prefixCacheBytes = budget ? budget.prefixCacheBytes : limits.prefixCacheBytes;
+  const prefixCache = prefixCacheBytes > 0 ? new PrefixCache(prefixCacheBytes) : null;
+  const scheduler = new BatchScheduler(session.forward, layout, { ...limits, budget }, { prefixCache });
   return {
     manifest,
+    kvBudget: budget,
     loadMs: Date.now() - started,
     submit: (job) => scheduler.submit(job),
     activity: () => scheduler.activity,

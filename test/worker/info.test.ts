@@ -22,6 +22,24 @@ describe("GET /v1/info", () => {
     expect(info.auth).toEqual({ api_key_required: false });
   });
 
+  it("reports how the isolate's memory is shared out, and a request that can never fit the KV budget is a 400 naming the field", async () => {
+    const info = (await (await get("/v1/info")).json()) as { memory: Record<string, number> };
+    expect(info.memory.isolate_bytes).toBe(128 * 2 ** 20);
+    expect(info.memory.model_bytes).toBeGreaterThan(0);
+    expect(info.memory.kv_bytes_per_token).toBe(3 * 1 * 2 * 32 * 4); // synthetic: 1 layer × 32 wide, 3 copies
+    expect(info.memory.kv_budget_bytes + info.memory.prefix_cache_bytes + info.memory.model_bytes + info.memory.js_reserve_bytes).toBe(128 * 2 ** 20);
+    // The same model under another name (so another engine), in an isolate with room for ~40 tokens.
+    const tight = { ISOLATE_MEMORY_BYTES: String(info.memory.model_bytes + info.memory.js_reserve_bytes + Math.ceil(40 * info.memory.kv_bytes_per_token * 4 / 3)) };
+    const model = `fetcher:TEST_MODELS/${MODEL}/`;
+    const tightInfo = (await (await app.request("/v1/info", {}, envFor(model, tight))).json()) as { memory: { tokens_in_flight: number } };
+    const room = tightInfo.memory.tokens_in_flight;
+    expect(room).toBeLessThan(60);
+    const tooLong = await postJson("/v1/generate", { prompt: "x", max_new_tokens: room + 2, cache: false }, model, tight);
+    expect(tooLong.status).toBe(400);
+    expect(((await tooLong.json()) as { error: { param: string; message: string } }).error).toMatchObject({ param: "max_new_tokens", message: expect.stringMatching(/keys\/values/) });
+    if (room >= 4) expect((await postJson("/v1/generate", { prompt: "x", max_new_tokens: 2, cache: false }, model, tight)).status).toBe(200);
+  });
+
   it("503 with the reason while the model cannot load", async () => {
     const response = await app.request("/v1/info", {}, envFor("fetcher:TEST_MODELS/no-such-model"));
     expect(response.status).toBe(503);

@@ -4,7 +4,7 @@
 // the int8 table come over HTTP from the bench process (tools/bench/lm-head.ts).
 import { TiedEmbedding } from "../../src/engine/lm-head/index";
 import { lmHeadModule } from "../../src/engine/lm-head/module";
-import { createSession, ort } from "../../src/session/ort";
+import { createSession, ort } from "../../src/engine/ort";
 import { measureShape, type MatmulShape } from "./lm-head-measure";
 
 interface MeasureRequest {

@@ -8,6 +8,7 @@ import { BENCH_DIR, ensureBenchModel, FULL_SHAPES, QUICK_SHAPES } from "./bench/
 import { FULL_PLAN, QUICK_PLAN } from "./bench/plan.js";
 import { batchTable, benchmarksMarkdown, cacheTable, machineDescription, memoryTable, speedTable } from "./bench/report.js";
 import { benchModel, type ModelResult } from "./bench/run.js";
+import { isolateTable } from "./bench/isolate-report.js";
 import { readFile } from "node:fs/promises";
 
 async function main(): Promise<void> {
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     results[shape.name] = await benchModel(folder, weightBytes, plan, log);
   }
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...batchTable(results), "", ...cacheTable(results)].join("\n"));
+  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...isolateTable(results), "", ...batchTable(results), "", ...cacheTable(results)].join("\n"));
   if (values.write) {
     if (values.quick) throw new Error("--write records a full run; drop --quick");
     const path = resolve(import.meta.dirname, "../BENCHMARKS.md");

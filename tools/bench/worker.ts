@@ -9,6 +9,7 @@ import type { SpeedPlan } from "./plan";
 import { runGeneration } from "../../src/generation/service";
 import type { GenerateRequest } from "../../src/http/generate-schema";
 import { getModel } from "../../src/session/registry";
+import { mixedRequests } from "./mixed-requests";
 
 // ORT creates its WASM memory while instantiating its module. Wrap WebAssembly.instantiate before
 // src/session/ort.ts installs its own hook (it captures the function present at that time), so we
@@ -54,12 +55,17 @@ interface BenchRequest {
   newTokens?: number;
   /** /batch: how many requests to run at once. */
   rows?: number;
+  /** /mixed: how many requests, and how many in flight at once. */
+  requests?: number;
+  concurrency?: number;
   /** /plain: the speed plan to run with the plain loop. */
   plan?: SpeedPlan;
 }
 
 export default {
   async fetch(request: Request): Promise<Response> {
+    // Enters the isolate and nothing else: lets the inspector's queued GC run (isolate-memory.ts).
+    if (new URL(request.url).pathname === "/ping") return new Response("ok");
     const body = (await request.json()) as BenchRequest;
     const env = benchEnv(body.origin, body.model);
     const path = new URL(request.url).pathname;
@@ -71,6 +77,7 @@ export default {
     if (path === "/generate") return Response.json(await timedGeneration(env, body.promptTokens!, body.newTokens!));
     if (path === "/batch") return Response.json(await batchedGeneration(env, body.rows!, body.newTokens!));
     if (path === "/cache") return Response.json(await cacheBench(body.origin, body.model, body.promptTokens!));
+    if (path === "/mixed") return Response.json(await mixedRequests(env, body.requests!, body.concurrency!));
     if (path === "/plain") return Response.json(await plainInWorkerd(body.origin, body.model, body.plan!));
     return new Response("not found", { status: 404 });
   },

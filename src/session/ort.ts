@@ -6,6 +6,7 @@
 import * as ort from "onnxruntime-web/wasm";
 // wrangler resolves module-rule imports as file paths, not package exports, hence the relative path.
 import ortWasmModule from "../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
+import { growToPlannedHeap } from "../engine/wasm-heap";
 
 export { ort };
 
@@ -22,6 +23,7 @@ function installInstantiateHook(): void {
   const hooked = async (source: BufferSource | WebAssembly.Module, imports?: WebAssembly.Imports) => {
     if (ArrayBuffer.isView(source) && source.buffer === marker) {
       const instance = await original(ortWasmModule, imports);
+      growToPlannedHeap(imports); // issue 12 prototype: a no-op unless planWasmHeap() set a size
       return { instance, module: ortWasmModule };
     }
     return original(source, imports);

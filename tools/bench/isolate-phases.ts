@@ -3,7 +3,8 @@
 // generation, rows × tokens generated at once, and what is left after a mix of whole requests.
 import { IsolateMemory, type IsolateSample, type PhaseMemory } from "../lib/isolate-memory.js";
 import type { SpeedPlan } from "./plan.js";
-import type { BenchWorker } from "./workerd.js";
+import { BENCH_DIR } from "./models.js";
+import { startBenchWorker, type BenchWorker } from "./workerd.js";
 
 export interface IsolateResult {
   /** Before anything is loaded, after a full GC. */
@@ -27,11 +28,32 @@ export async function connectIsolate(worker: BenchWorker): Promise<{ isolate: Is
   return { isolate, idle: await isolate.afterGc() };
 }
 
-/** The phases after load and the long generation (those belong to the speed run's sequence). */
-export async function concurrentAndMixed(isolate: IsolateMemory, worker: BenchWorker, model: string, plan: SpeedPlan): Promise<{ concurrent: PhaseMemory; mixed: PhaseMemory; mixedStatuses: Record<number, number> }> {
-  const { memory: concurrent } = await isolate.measure(() => worker.call("/batch", { model, rows: plan.isolateRows, newTokens: plan.isolateTokens }));
-  const mixedRun = await isolate.measure(() =>
-    worker.call<{ statuses: Record<number, number> }>("/mixed", { model, requests: plan.mixedRequests, concurrency: plan.mixedConcurrency }),
-  );
-  return { concurrent, mixed: mixedRun.memory, mixedStatuses: mixedRun.result.statuses };
+/**
+ * A fresh workerd of its own (so the figures start from an empty isolate and the speed run is not
+ * disturbed): load, one long generation, rows × tokens at once, then the mixed requests.
+ */
+export async function benchIsolate(model: string, plan: SpeedPlan): Promise<IsolateResult> {
+  const worker = await startBenchWorker(BENCH_DIR);
+  const { isolate, idle } = await connectIsolate(worker);
+  try {
+    const load = await isolate.measure(() => worker.call<{ wasmBytes: number }>("/load", { model }));
+    const single = await isolate.measure(() => worker.call("/generate", { model, promptTokens: 8, newTokens: plan.memoryTokens }));
+    const concurrent = await isolate.measure(() => worker.call("/batch", { model, rows: plan.isolateRows, newTokens: plan.isolateTokens }));
+    const mixed = await isolate.measure(() =>
+      worker.call<{ statuses: Record<number, number> }>("/mixed", { model, requests: plan.mixedRequests, concurrency: plan.mixedConcurrency }),
+    );
+    return {
+      idle,
+      load: load.memory,
+      single: single.memory,
+      concurrent: concurrent.memory,
+      mixed: mixed.memory,
+      mixedStatuses: mixed.result.statuses,
+      wasmInsideAfterLoad: load.result.wasmBytes,
+      plan: { memoryTokens: plan.memoryTokens, isolateRows: plan.isolateRows, isolateTokens: plan.isolateTokens, mixedRequests: plan.mixedRequests },
+    };
+  } finally {
+    isolate.close();
+    await worker.close();
+  }
 }

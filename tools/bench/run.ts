@@ -8,7 +8,7 @@ import { loadPlain } from "./plain-load.js";
 import { measurePlain, median, type OrtPackage } from "./plain-loop.js";
 import type { EngineResult, SpeedPlan } from "./plan.js";
 import { startBenchWorker } from "./workerd.js";
-import { concurrentAndMixed, connectIsolate, type IsolateResult } from "./isolate-phases.js";
+import { benchIsolate, type IsolateResult } from "./isolate-phases.js";
 
 export interface MemoryResult {
   weightBytes: number;
@@ -57,9 +57,11 @@ interface Generation {
 }
 
 export async function benchModel(folder: string, weightBytes: number, plan: SpeedPlan, log: (line: string) => void): Promise<ModelResult> {
-  log(`${folder}: our Worker in workerd…`);
-  const { ours, memory, isolate, cache, plainWorkerd, batch } = await benchWorker(folder, weightBytes, plan);
+  log(`${folder}: isolate memory through load, generations and mixed requests (own workerd)…`);
+  const isolate = await benchIsolate(folder, plan);
   log(`${folder}: mixed requests answered ${Object.entries(isolate.mixedStatuses).map(([status, n]) => `${n} × HTTP ${status}`).join(", ")}`);
+  log(`${folder}: our Worker in workerd…`);
+  const { ours, memory, cache, plainWorkerd, batch } = await benchWorker(folder, weightBytes, plan);
   const dir = join(BENCH_DIR, folder);
   log(`${folder}: plain onnxruntime-web loop (Node, WASM, 1 thread)…`);
   ortWeb.env.wasm.numThreads = 1;
@@ -76,16 +78,13 @@ export async function benchModel(folder: string, weightBytes: number, plan: Spee
 }
 
 /** A fresh workerd per model, so memory figures start from an empty isolate. */
-async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan): Promise<{ ours: EngineResult; memory: MemoryResult; isolate: IsolateResult; cache: CacheResult; plainWorkerd: EngineResult; batch: BatchResult }> {
+async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan): Promise<{ ours: EngineResult; memory: MemoryResult; cache: CacheResult; plainWorkerd: EngineResult; batch: BatchResult }> {
   const worker = await startBenchWorker(BENCH_DIR);
-  const { isolate: inspector, idle } = await connectIsolate(worker);
   try {
     const rssIdle = (await worker.rss()).current;
-    const loaded = await inspector.measure(() => worker.call<{ loadMs: number; wasmBytes: number }>("/load", { model }));
-    const load = loaded.result;
+    const load = await worker.call<{ loadMs: number; wasmBytes: number }>("/load", { model });
     // Memory first: load + one generation of plan.memoryTokens tokens from a short prompt.
-    const single = await inspector.measure(() => worker.call<Generation>("/generate", { model, promptTokens: 8, newTokens: plan.memoryTokens }));
-    const memoryRun = single.result;
+    const memoryRun = await worker.call<Generation>("/generate", { model, promptTokens: 8, newTokens: plan.memoryTokens });
     const memory: MemoryResult = {
       weightBytes,
       wasmAfterLoad: load.wasmBytes,
@@ -93,14 +92,6 @@ async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan):
       rssIdle,
       rssPeak: (await worker.rss()).peak,
       generatedTokens: plan.memoryTokens,
-    };
-    const isolate: IsolateResult = {
-      idle,
-      load: loaded.memory,
-      single: single.memory,
-      ...(await concurrentAndMixed(inspector, worker, model, plan)),
-      wasmInsideAfterLoad: load.wasmBytes,
-      plan: { memoryTokens: plan.memoryTokens, isolateRows: plan.isolateRows, isolateTokens: plan.isolateTokens, mixedRequests: plan.mixedRequests },
     };
     const generate = (promptTokens: number, newTokens: number) => worker.call<Generation>("/generate", { model, promptTokens, newTokens });
     const first = await generate(plan.prefillTokens, 1);
@@ -115,9 +106,8 @@ async function benchWorker(model: string, weightBytes: number, plan: SpeedPlan):
     };
     const cache = await worker.call<CacheResult>("/cache", { model, promptTokens: plan.prefixTokens });
     const plainWorkerd = await worker.call<EngineResult>("/plain", { model, plan });
-    return { ours: { coldStartMs: load.loadMs, prefillMs: first.prefillMs, ttftMs: first.ttftMs, decodeMs }, memory, isolate, cache, plainWorkerd, batch };
+    return { ours: { coldStartMs: load.loadMs, prefillMs: first.prefillMs, ttftMs: first.ttftMs, decodeMs }, memory, cache, plainWorkerd, batch };
   } finally {
-    inspector.close();
     await worker.close();
   }
 }

@@ -10,6 +10,8 @@ import { runGeneration } from "../../src/generation/service";
 import type { GenerateRequest } from "../../src/http/generate-schema";
 import { getModel } from "../../src/session/registry";
 import { mixedRequests } from "./mixed-requests";
+import { loadStreamed } from "./streamed-load-route";
+import { planWasmHeap } from "../../src/engine/wasm-heap";
 
 // ORT creates its WASM memory while instantiating its module. Wrap WebAssembly.instantiate before
 // src/session/ort.ts installs its own hook (it captures the function present at that time), so we
@@ -29,7 +31,7 @@ function collectMemories(namespace: unknown): void {
   for (const value of Object.values(namespace)) if (value instanceof WebAssembly.Memory) memories.add(value);
 }
 
-const wasmBytes = () => [...memories].reduce((sum, m) => sum + m.buffer.byteLength, 0);
+export const wasmBytes = () => [...memories].reduce((sum, m) => sum + m.buffer.byteLength, 0);
 
 /** Vars for the generation service: no response/prefix cache, so every run really computes. */
 function benchEnv(origin: string, model: string): Record<string, unknown> {
@@ -58,6 +60,8 @@ interface BenchRequest {
   /** /mixed: how many requests, and how many in flight at once. */
   requests?: number;
   concurrency?: number;
+  /** Grow ORT's WASM heap to this many bytes when it is instantiated (src/engine/wasm-heap.ts). */
+  heapBytes?: number;
   /** /plain: the speed plan to run with the plain loop. */
   plan?: SpeedPlan;
 }
@@ -69,6 +73,8 @@ export default {
     const body = (await request.json()) as BenchRequest;
     const env = benchEnv(body.origin, body.model);
     const path = new URL(request.url).pathname;
+    if (body.heapBytes) planWasmHeap(body.heapBytes); // issue 12 prototype; before ORT's first use
+    if (path === "/load-streamed") return Response.json(await loadStreamed(body.origin, body.model));
     if (path === "/load") {
       const started = performance.now();
       const model = await getModel(env.MODEL as string, env);

@@ -24,6 +24,9 @@ export class ChunkedWeights extends Uint8Array {
   private toDrop: number[] = [];
   private readonly total: number;
   droppedBytes = 0;
+  /** Called on every read onnxruntime makes (inside its one synchronous session-creation call,
+   * where no outside sampler can look): lets a caller record the peak of chunks + WASM heap. */
+  onRead: ((liveChunkBytes: number) => void) | null = null;
 
   constructor(chunks: Uint8Array[], total: number, ranges: ExternalRange[]) {
     super(0);
@@ -65,6 +68,7 @@ export class ChunkedWeights extends Uint8Array {
     }
     for (const i of this.rangeChunks.get(`${begin}:${end - begin}`) ?? []) if (--this.pending[i] === 0) this.toDrop.push(i);
     this.rangeChunks.delete(`${begin}:${end - begin}`); // a second read of the range is not counted twice
+    this.onRead?.(this.total - this.droppedBytes);
     return out;
   }
 

@@ -7,6 +7,12 @@ import { externalRanges } from "../../src/engine/external-ranges";
 import { streamWeights } from "../../src/engine/stream-weights";
 import { createSession, type ort } from "../../src/session/ort";
 
+/** ORT's WASM memory size as read in the isolate (worker.ts tracks its memories). */
+let wasmBytes: () => number = () => NaN;
+export function readWasmWith(read: () => number): void {
+  wasmBytes = read;
+}
+
 /** Kept alive like the registry keeps its model: the figures after load include the session. */
 let session: ort.InferenceSession | null = null;
 
@@ -26,11 +32,15 @@ export async function loadStreamed(origin: string, model: string) {
     externalData.push({ path: entry.path, data: await streamWeights((await get(entry.path)).body!, entry, ranges) });
   }
   const streamedMs = performance.now() - started;
+  // The peak inside ORT's synchronous session creation, where the inspector cannot sample:
+  // chunks still held + WASM heap, at every initializer read.
+  let insideCreatePeak = 0;
+  for (const { data } of externalData) data.onRead = (live) => (insideCreatePeak = Math.max(insideCreatePeak, live + wasmBytes()));
   session = await createSession(graph, externalData);
   let droppedEarly = 0;
   for (const { data } of externalData) {
     droppedEarly += data.droppedBytes;
     data.release();
   }
-  return { loadMs: performance.now() - started, streamedMs, ranges: ranges.length, droppedEarly, inputs: session.inputNames.length };
+  return { loadMs: performance.now() - started, streamedMs, insideCreatePeakMiB: +(insideCreatePeak / 2 ** 20).toFixed(1), ranges: ranges.length, droppedEarly, inputs: session.inputNames.length };
 }

@@ -10,7 +10,7 @@ import { runGeneration } from "../../src/generation/service";
 import type { GenerateRequest } from "../../src/http/generate-schema";
 import { getModel } from "../../src/session/registry";
 import { mixedRequests } from "./mixed-requests";
-import { loadStreamed } from "./streamed-load-route";
+import { loadStreamed, readWasmWith } from "./streamed-load-route";
 import { planWasmHeap } from "../../src/engine/wasm-heap";
 
 // ORT creates its WASM memory while instantiating its module. Wrap WebAssembly.instantiate before
@@ -31,7 +31,8 @@ function collectMemories(namespace: unknown): void {
   for (const value of Object.values(namespace)) if (value instanceof WebAssembly.Memory) memories.add(value);
 }
 
-export const wasmBytes = () => [...memories].reduce((sum, m) => sum + m.buffer.byteLength, 0);
+const wasmBytes = () => [...memories].reduce((sum, m) => sum + m.buffer.byteLength, 0);
+readWasmWith(wasmBytes);
 
 /** Vars for the generation service: no response/prefix cache, so every run really computes. */
 function benchEnv(origin: string, model: string): Record<string, unknown> {

@@ -49,6 +49,7 @@ export class ChunkedWeights extends Uint8Array {
 
   override subarray(begin = 0, end = this.total): Uint8Array {
     this.dropServed();
+    if (end <= begin) return new Uint8Array(0);
     const first = Math.floor(begin / CHUNK_BYTES);
     const last = Math.floor(Math.max(begin, end - 1) / CHUNK_BYTES);
     const piece = (i: number) => {

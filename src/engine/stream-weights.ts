@@ -16,7 +16,7 @@ import type { ExternalRange } from "./external-ranges";
 const CHUNK_BYTES = 2 ** 20;
 
 export class ChunkedWeights extends Uint8Array {
-  private readonly chunks: (Uint8Array | null)[];
+  private readonly chunks: (Uint8Array<ArrayBuffer> | null)[];
   /** Initializer ranges not yet copied, per chunk; a chunk at 0 is dropped. */
   private readonly pending: number[];
   private readonly rangeChunks = new Map<string, number[]>();
@@ -28,7 +28,7 @@ export class ChunkedWeights extends Uint8Array {
    * where no outside sampler can look): lets a caller record the peak of chunks + WASM heap. */
   onRead: ((liveChunkBytes: number) => void) | null = null;
 
-  constructor(chunks: Uint8Array[], total: number, ranges: ExternalRange[]) {
+  constructor(chunks: Uint8Array<ArrayBuffer>[], total: number, ranges: ExternalRange[]) {
     super(0);
     this.chunks = chunks;
     this.total = total;
@@ -47,7 +47,7 @@ export class ChunkedWeights extends Uint8Array {
     return this.total;
   }
 
-  override subarray(begin = 0, end = this.total): Uint8Array {
+  override subarray(begin = 0, end = this.total): Uint8Array<ArrayBuffer> {
     this.dropServed();
     if (end <= begin) return new Uint8Array(0);
     const first = Math.floor(begin / CHUNK_BYTES);
@@ -57,7 +57,7 @@ export class ChunkedWeights extends Uint8Array {
       if (!chunk) throw new Error(`weights chunk ${i} was already released (bytes ${begin}–${end} read twice or out of plan)`);
       return chunk;
     };
-    let out: Uint8Array;
+    let out: Uint8Array<ArrayBuffer>;
     if (first === last) out = piece(first).subarray(begin - first * CHUNK_BYTES, end - first * CHUNK_BYTES);
     else {
       out = new Uint8Array(end - begin);
@@ -85,7 +85,7 @@ export class ChunkedWeights extends Uint8Array {
       if (!chunk) continue;
       this.droppedBytes += chunk.byteLength;
       // Detaching frees the backing store now; letting go of the reference would wait for a GC.
-      (chunk.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+      (chunk.buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
       this.chunks[i] = null;
     }
     this.toDrop = [];
@@ -103,7 +103,7 @@ export async function streamWeights(
 ): Promise<ChunkedWeights> {
   const digest = new crypto.DigestStream("SHA-256");
   const hasher = digest.getWriter();
-  const chunks: Uint8Array[] = [];
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
   let filled = CHUNK_BYTES;
   let total = 0;
   for await (const part of body as unknown as AsyncIterable<Uint8Array>) {

@@ -7,16 +7,20 @@ import { BENCH_DIR } from "./models.js";
 import { startBenchWorker, type BenchWorker } from "./workerd.js";
 
 export interface IsolateResult {
+  weightBytes: number;
   /** Before anything is loaded, after a full GC. */
   idle: IsolateSample;
-  load: PhaseMemory;
+  /** Each phase's figures; a phase that failed (and the ones after it) is missing. */
+  load?: PhaseMemory;
   /** One generation of plan.memoryTokens tokens from an 8-token prompt. */
-  single: PhaseMemory;
+  single?: PhaseMemory;
   /** plan.isolateRows greedy generations of plan.isolateTokens tokens each, all at once. */
-  concurrent: PhaseMemory;
+  concurrent?: PhaseMemory;
   /** plan.mixedRequests whole requests (mixed-requests.ts); `after` is what the isolate keeps. */
-  mixed: PhaseMemory;
+  mixed?: PhaseMemory;
   mixedStatuses: Record<number, number>;
+  /** The phase that failed and why (e.g. workerd restarted the isolate mid-request). */
+  failure?: string;
   /** Cross-check: ORT's WASM memory after load as read inside the isolate by the bench Worker. */
   wasmInsideAfterLoad: number;
   plan: Pick<SpeedPlan, "memoryTokens" | "isolateRows" | "isolateTokens" | "mixedRequests">;
@@ -32,28 +36,35 @@ export async function connectIsolate(worker: BenchWorker): Promise<{ isolate: Is
  * A fresh workerd of its own (so the figures start from an empty isolate and the speed run is not
  * disturbed): load, one long generation, rows × tokens at once, then the mixed requests.
  */
-export async function benchIsolate(model: string, plan: SpeedPlan): Promise<IsolateResult> {
+export async function benchIsolate(model: string, weightBytes: number, plan: SpeedPlan): Promise<IsolateResult> {
   const worker = await startBenchWorker(BENCH_DIR);
   const { isolate, idle } = await connectIsolate(worker);
+  const result: IsolateResult = {
+    weightBytes,
+    idle,
+    mixedStatuses: {},
+    wasmInsideAfterLoad: NaN,
+    plan: { memoryTokens: plan.memoryTokens, isolateRows: plan.isolateRows, isolateTokens: plan.isolateTokens, mixedRequests: plan.mixedRequests },
+  };
+  let phase = "load";
   try {
     const load = await isolate.measure(() => worker.call<{ wasmBytes: number }>("/load", { model }));
-    const single = await isolate.measure(() => worker.call("/generate", { model, promptTokens: 8, newTokens: plan.memoryTokens }));
-    const concurrent = await isolate.measure(() => worker.call("/batch", { model, rows: plan.isolateRows, newTokens: plan.isolateTokens }));
+    [result.load, result.wasmInsideAfterLoad] = [load.memory, load.result.wasmBytes];
+    phase = `1 × ${plan.memoryTokens} tokens`;
+    result.single = (await isolate.measure(() => worker.call("/generate", { model, promptTokens: 8, newTokens: plan.memoryTokens }))).memory;
+    phase = `${plan.isolateRows} × ${plan.isolateTokens} tokens at once`;
+    result.concurrent = (await isolate.measure(() => worker.call("/batch", { model, rows: plan.isolateRows, newTokens: plan.isolateTokens }))).memory;
+    phase = `${plan.mixedRequests} mixed requests`;
     const mixed = await isolate.measure(() =>
       worker.call<{ statuses: Record<number, number> }>("/mixed", { model, requests: plan.mixedRequests, concurrency: plan.mixedConcurrency }),
     );
-    return {
-      idle,
-      load: load.memory,
-      single: single.memory,
-      concurrent: concurrent.memory,
-      mixed: mixed.memory,
-      mixedStatuses: mixed.result.statuses,
-      wasmInsideAfterLoad: load.result.wasmBytes,
-      plan: { memoryTokens: plan.memoryTokens, isolateRows: plan.isolateRows, isolateTokens: plan.isolateTokens, mixedRequests: plan.mixedRequests },
-    };
+    [result.mixed, result.mixedStatuses] = [mixed.memory, mixed.result.statuses];
+  } catch (error) {
+    // Reported in the table rather than ending the run: a restarted isolate is itself a finding.
+    result.failure = `${phase}: ${error instanceof Error ? error.message.slice(0, 160) : String(error)}`;
   } finally {
     isolate.close();
     await worker.close();
   }
+  return result;
 }

@@ -5,7 +5,7 @@
 //   registry        today's path (src/session/registry.ts): weights read whole, then copied by ORT
 //   registry+heap   the same with ORT's WASM heap grown once to --heap-mib (src/engine/wasm-heap.ts)
 //   streamed        weights streamed in chunks, each dropped once ORT copied it (src/engine/stream-weights.ts)
-//   streamed+heap   both
+//   streamed+heap   both, the heap grown at instantiation or once the session exists (after load)
 // The registry variants then generate plan.memoryTokens tokens (heap sizing is about what follows load).
 import { parseArgs } from "node:util";
 import { mib } from "../lib/isolate-memory.js";
@@ -14,16 +14,16 @@ import { BENCH_DIR, ensureBenchModel, FULL_SHAPES, QUICK_SHAPES } from "./models
 import { FULL_PLAN, QUICK_PLAN } from "./plan.js";
 import { startBenchWorker } from "./workerd.js";
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, "heap-mib": { type: "string" } } });
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, "heap-mib": { type: "string" }, only: { type: "string" } } });
 const shape = values.quick ? QUICK_SHAPES[0] : FULL_SHAPES[0];
 const plan = values.quick ? QUICK_PLAN : FULL_PLAN;
 const heapBytes = Number(values["heap-mib"] ?? (values.quick ? 32 : 112)) * 2 ** 20;
 
-async function variant(name: string, model: string, route: "/load" | "/load-streamed", heap: number): Promise<string> {
+async function variant(name: string, model: string, route: "/load" | "/load-streamed", heap: number, growAfterLoad: boolean): Promise<string> {
   const worker = await startBenchWorker(BENCH_DIR);
   const { isolate, idle } = await connectIsolate(worker);
   try {
-    const load = await isolate.measure(() => worker.call<Record<string, number>>(route, { model, heapBytes: heap }));
+    const load = await isolate.measure(() => worker.call<Record<string, number>>(route, { model, heapBytes: heap, growAfterLoad }));
     const p = load.memory.peak;
     let generation = "—";
     if (route === "/load") {
@@ -46,9 +46,19 @@ async function main(): Promise<void> {
     `| variant | idle | load peak | after load (GC) | 1 × ${plan.memoryTokens} tokens, peak | route's answer |`,
     "|---|---:|---:|---:|---:|---|",
   ];
-  for (const [name, route, heap] of [["registry (today)", "/load", 0], ["registry + heap sized once", "/load", heapBytes], ["streamed", "/load-streamed", 0], ["streamed + heap sized once", "/load-streamed", heapBytes]] as const) {
+  const variants = [
+    ["registry (today)", "/load", 0, false],
+    ["registry + heap sized at instantiation", "/load", heapBytes, false],
+    ["streamed", "/load-streamed", 0, false],
+    ["streamed + heap sized at instantiation", "/load-streamed", heapBytes, false],
+    ["streamed + heap sized after load", "/load-streamed", heapBytes, true],
+  ] as const;
+  // --only 1,5: a subset, by position in the list above.
+  const only = values.only ? new Set(values.only.split(",").map(Number)) : null;
+  for (const [index, [name, route, heap, after]] of variants.entries()) {
+    if (only && !only.has(index + 1)) continue;
     console.error(`[load-variants] ${name}…`);
-    rows.push(await variant(name, model, route, heap));
+    rows.push(await variant(name, model, route, heap, after));
   }
   console.log(rows.join("\n"));
 }

@@ -150,7 +150,7 @@ export function benchmarksMarkdown(results: Record<string, ModelResult>, plan: S
     "",
     ISOLATE_METHOD,
     "",
-    ...isolateTable(results),
+    ...isolateTable(Object.fromEntries(Object.entries(results).map(([model, r]) => [model, r.isolate]))),
     "",
     "## Batching (int8)",
     "",

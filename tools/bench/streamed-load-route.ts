@@ -6,6 +6,7 @@ import type { ModelManifest } from "../../src/model/manifest";
 import { externalRanges } from "../../src/engine/external-ranges";
 import { streamWeights } from "../../src/engine/stream-weights";
 import { createSession, type ort } from "../../src/session/ort";
+import { growPlannedHeapNow } from "../../src/engine/wasm-heap";
 
 /** ORT's WASM memory size as read in the isolate (worker.ts tracks its memories). */
 let wasmBytes: () => number = () => NaN;
@@ -42,5 +43,6 @@ export async function loadStreamed(origin: string, model: string) {
     droppedEarly += data.droppedBytes;
     data.release();
   }
-  return { loadMs: performance.now() - started, streamedMs, insideCreatePeakMiB: +(insideCreatePeak / 2 ** 20).toFixed(1), ranges: ranges.length, droppedEarly, inputs: session.inputNames.length };
+  const grownAfterLoad = growPlannedHeapNow(); // 0 unless planned "after-load" (wasm-heap.ts)
+  return { loadMs: performance.now() - started, streamedMs, insideCreatePeakMiB: +(insideCreatePeak / 2 ** 20).toFixed(1), ranges: ranges.length, droppedEarly, grownAfterLoad, inputs: session.inputNames.length };
 }

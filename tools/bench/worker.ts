@@ -63,6 +63,8 @@ interface BenchRequest {
   concurrency?: number;
   /** Grow ORT's WASM heap to this many bytes when it is instantiated (src/engine/wasm-heap.ts). */
   heapBytes?: number;
+  /** …once the session exists instead (streamed load only). */
+  growAfterLoad?: boolean;
   /** /plain: the speed plan to run with the plain loop. */
   plan?: SpeedPlan;
 }
@@ -74,7 +76,7 @@ export default {
     const body = (await request.json()) as BenchRequest;
     const env = benchEnv(body.origin, body.model);
     const path = new URL(request.url).pathname;
-    if (body.heapBytes) planWasmHeap(body.heapBytes); // issue 12 prototype; before ORT's first use
+    if (body.heapBytes) planWasmHeap(body.heapBytes, body.growAfterLoad ? "after-load" : "instantiate"); // issue 12 prototype
     if (path === "/load-streamed") return Response.json(await loadStreamed(body.origin, body.model));
     if (path === "/load") {
       const started = performance.now();

@@ -102,7 +102,11 @@ export class IsolateMemory {
   }
 
   async sample(): Promise<IsolateSample> {
-    const [usage, wasm] = await Promise.all([this.send("Runtime.getHeapUsage"), this.evaluate(WASM_SUM)]);
+    // Two messages answered at two instants, possibly either side of a long synchronous call.
+    // WASM memory only grows, so reading it first never pairs a later (larger) WASM figure with
+    // earlier (larger) ArrayBuffer figures: a sample never overstates, it can only lag.
+    const wasm = await this.evaluate(WASM_SUM);
+    const usage = await this.send("Runtime.getHeapUsage");
     const heapUsed = Number(usage.usedSize);
     const backingStores = Number(usage.backingStorageSize ?? NaN);
     if (!Number.isFinite(backingStores)) throw new Error("this V8's Runtime.getHeapUsage reports no backingStorageSize");

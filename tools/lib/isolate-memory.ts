@@ -5,11 +5,12 @@
 //
 // Runtime.getHeapUsage answers usedSize / totalSize (V8's JS heap) and backingStorageSize: the
 // bytes of live ArrayBuffer backing stores, but NOT WebAssembly memory (checked in workerd: a new
-// 50 MiB ArrayBuffer adds 50.0 MiB to it, a 40 MiB WebAssembly.Memory grown to 60 MiB adds 0;
-// tools/bench/isolate-memory-check.ts repeats that check). So WebAssembly memories are found and
+// 50 MiB ArrayBuffer adds 50.0 MiB to it, a 40 MiB WebAssembly.Memory grown to 60 MiB adds 0, both
+// allocated through evaluate()). So WebAssembly memories are found and
 // summed inside the isolate: those that exist when we connect (Runtime.queryObjects), and every one
 // WebAssembly.instantiate sees from then on (a wrapper installed through Runtime.evaluate; ORT
-// creates its memory in JS and passes it as an import, once, on first model load).
+// creates its memory in JS and passes it as an import, once, on first model load). `npm run bench`
+// cross-checks that figure against the bench Worker's own reading of ORT's memory.
 // Needs a global WebSocket (Node ≥ 22; the npm scripts run Node 22).
 
 export interface IsolateSample {

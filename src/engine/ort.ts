@@ -6,6 +6,7 @@
 import * as ort from "onnxruntime-web/wasm";
 // wrangler resolves module-rule imports as file paths, not package exports, hence the relative path.
 import ortWasmModule from "../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
+import { growToPlannedHeap } from "./wasm-heap";
 
 export { ort };
 
@@ -42,6 +43,7 @@ function installInstantiateHook(): void {
     if (ArrayBuffer.isView(source) && source.buffer === marker) {
       const instance = (await original(ortWasmModule, imports)) as WebAssembly.Instance;
       ortMemory = findMemory(instance.exports, imports);
+      growToPlannedHeap(imports); // a no-op unless planWasmHeap() set a size (engine/wasm-heap.ts)
       return { instance, module: ortWasmModule };
     }
     return original(source, imports);

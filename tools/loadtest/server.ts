@@ -14,6 +14,10 @@ const WORK_DIR = resolve(ROOT, ".cache/loadtest");
 
 export interface RunningServer {
   url: string;
+  /** wrangler dev's V8 inspector proxy (ws://127.0.0.1:<port>): the isolate's memory, see tools/lib/isolate-memory.ts. */
+  inspectorPort: number;
+  /** The wrangler dev process group's id (npx → wrangler → workerd), to find workerd's RSS. */
+  pid: number;
   /** Where wrangler dev's whole output goes. */
   logPath: string;
   /** The /health body: model name, limits. */
@@ -129,7 +133,7 @@ export async function startServer(model: string, options: { startupTimeoutMs?: n
       try {
         const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(30_000) });
         const text = await response.text();
-        if (response.status === 200) return { url, logPath, health: JSON.parse(text), stop };
+        if (response.status === 200) return { url, inspectorPort, pid: child.pid!, logPath, health: JSON.parse(text), stop };
         last = `HTTP ${response.status}: ${text.slice(0, 300)}`;
         // 503 with a reason (model missing or corrupt) will not fix itself.
         if (response.status === 503) throw new Error(`/health answered ${last}`);

@@ -25,6 +25,8 @@ export interface ConvertOptions {
   logits?: GraphOptions["logits"];
   /** Attention operator (default: GroupQueryAttention where the head size allows; see GraphOptions). */
   attention?: GraphOptions["attention"];
+  /** Split the weights into files of at most this size (static assets: 25 MiB). Default: one file. */
+  maxFileBytes?: number;
 }
 
 export async function convertCheckpoint(checkpointDir: string, opts: ConvertOptions): Promise<ModelManifest> {
@@ -44,6 +46,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     opsets: [{ domain: "", version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
     producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
     metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention },
+    maxFileBytes: opts.maxFileBytes,
   });
 
   return writeManifest(opts.outDir, {

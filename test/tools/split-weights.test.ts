@@ -12,6 +12,7 @@ import { ASSET_FILE_LIMIT, DATA_FILE } from "../../tools/convert/write-model.js"
 import { writeSyntheticCheckpoint } from "../../tools/synth/index.js";
 import type { ModelManifest } from "../../src/model/manifest.js";
 import { modelFiles } from "../../src/model/source.js";
+import { parseManifest } from "../../src/model/verify.js";
 import { EOS_TOKEN_ID, encode } from "../../src/tokenizer/index.js";
 import { startWranglerDev, type DevServer } from "../browser/wrangler-dev.js";
 import { greedy, loadModel } from "./ort-runner.js";
@@ -89,6 +90,20 @@ describe("weights split for static assets", () => {
     await expect(broken.read(DATA_FILE)).rejects.toThrow(
       /^fetcher:DISK\/corrupt\/model\.onnx\.data\.part-001 has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/,
     );
+  });
+
+  it("a manifest whose parts do not add up to the file, or are malformed, is refused with the reason", async () => {
+    const manifest = await manifestOf(inAssets);
+    const check = (edit: (m: ModelManifest) => void) => {
+      const copy = structuredClone(manifest);
+      edit(copy);
+      return () => parseManifest(new TextEncoder().encode(JSON.stringify(copy)), "assets:x");
+    };
+    expect(check(() => {})).not.toThrow();
+    const weights = (m: ModelManifest) => m.files.find((f) => f.role === "weights")!;
+    expect(check((m) => weights(m).parts!.pop())).toThrow(/^assets:x\/manifest\.json: model\.onnx\.data: its parts add up to \d+ bytes, not \d+; re-run/);
+    expect(check((m) => (weights(m).parts![0].sha256 = "nope"))).toThrow(/model\.onnx\.data: parts are malformed/);
+    expect(check((m) => (weights(m).parts![1].path = "../escape"))).toThrow(/parts are malformed/);
   });
 });
 

@@ -25,6 +25,17 @@ export interface ManifestFile {
   sha256: string;
   /** "graph" is the ONNX protobuf; "weights" its external data file. */
   role: "graph" | "weights";
+  /**
+   * Where the file is stored split (static assets allow 25 MiB per file): these files, in order,
+   * hold its bytes; `path` itself does not exist. bytes/sha256 above are the joined file's.
+   */
+  parts?: ManifestPart[];
+}
+
+export interface ManifestPart {
+  path: string;
+  bytes: number;
+  sha256: string;
 }
 
 export interface ModelManifest {

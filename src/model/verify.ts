@@ -1,5 +1,5 @@
 // The runtime checks the manifest and every file before loading, and says exactly what is wrong.
-import { MANIFEST_FORMAT, type ManifestFile, type ModelManifest } from "./manifest";
+import { MANIFEST_FORMAT, type ManifestPart, type ModelManifest } from "./manifest";
 
 export class ModelFileError extends Error {
   override name = "ModelFileError";
@@ -24,15 +24,20 @@ export function parseManifest(bytes: Uint8Array, location: string): ModelManifes
   const padding = manifest.io?.kv_padding;
   if (padding !== undefined && padding !== "left" && padding !== "right") throw fail(`io.kv_padding is ${JSON.stringify(padding)}, expected "left" or "right"`);
   if (!Array.isArray(manifest.files) || !manifest.files.some((f) => f.role === "graph")) throw fail("no graph file listed");
+  const wellFormed = (f: ManifestPart) =>
+    typeof f?.path === "string" && !f.path.includes("..") && /^[0-9a-f]{64}$/.test(f.sha256) && Number.isInteger(f.bytes);
   for (const file of manifest.files) {
-    if (typeof file.path !== "string" || file.path.includes("..") || !/^[0-9a-f]{64}$/.test(file.sha256) || !Number.isInteger(file.bytes)) {
-      throw fail(`file entry ${JSON.stringify(file)} is malformed`);
-    }
+    if (!wellFormed(file)) throw fail(`file entry ${JSON.stringify(file)} is malformed`);
+    if (file.parts === undefined) continue;
+    if (!Array.isArray(file.parts) || file.parts.length === 0 || !file.parts.every(wellFormed)) throw fail(`${file.path}: parts are malformed`);
+    const joined = file.parts.reduce((sum, part) => sum + part.bytes, 0);
+    if (joined !== file.bytes) throw fail(`${file.path}: its parts add up to ${joined} bytes, not ${file.bytes}`);
   }
   return manifest;
 }
 
-export async function verifyFile(bytes: Uint8Array, file: ManifestFile, location: string): Promise<void> {
+/** Checks bytes against a manifest entry (a file, or one part of a split file). */
+export async function verifyFile(bytes: Uint8Array, file: ManifestPart, location: string): Promise<void> {
   if (bytes.byteLength !== file.bytes) {
     throw new ModelFileError(`${location}/${file.path} is ${bytes.byteLength} bytes, manifest says ${file.bytes} (truncated or replaced?)`);
   }

@@ -33,6 +33,8 @@ export interface ConvertOptions {
    * (embedding-file.ts, manifest role "embedding") for the int8 LM-head kernel (src/engine/lm-head).
    */
   embedding?: GraphOptions["embedding"];
+  /** Split the weights into files of at most this size (static assets: 25 MiB). Default: one file. */
+  maxFileBytes?: number;
 }
 
 export async function convertCheckpoint(checkpointDir: string, opts: ConvertOptions): Promise<ModelManifest> {
@@ -55,6 +57,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
     // (embedding only when external, so a default conversion's graph stays byte-identical)
     metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention, ...(embedding === "external" ? { embedding } : {}) },
+    maxFileBytes: opts.maxFileBytes,
   });
   const embeddingFiles: ManifestFile[] = [];
   if (embedding === "external") {

@@ -5,7 +5,10 @@ import type { ModelManifest } from "../model/manifest";
 import type { ModelFiles } from "../model/source";
 import { parseManifest, verifyFile } from "../model/verify";
 import { kvLayoutFor, type KvLayout } from "./kv-layout";
+import { externalRanges } from "./external-ranges";
 import { kvBudget, type KvBudget } from "./kv-budget";
+import { streamWeights, type ChunkedWeights } from "./stream-weights";
+import { growPlannedHeapNow, planWasmHeap } from "./wasm-heap";
 import { createSession, ort, ortMemoryBytes } from "./ort";
 import { PrefixCache } from "./prefix-cache";
 import { BatchScheduler, type GenerationJob, type JobResult } from "./scheduler";
@@ -56,10 +59,13 @@ export async function openModel(files: ModelFiles, known?: ModelManifest): Promi
   const graphEntry = manifest.files.find((f) => f.role === "graph")!;
   const graph = await files.read(graphEntry.path);
   await verifyFile(graph, graphEntry, files.location);
-  const externalData: { path: string; data: Uint8Array }[] = [];
+  // Weights are streamed in chunks, hashed as they arrive, and each chunk is dropped as soon as
+  // onnxruntime has copied the initializers in it (stream-weights.ts): the isolate never holds the
+  // weights twice, as it did when files were read whole before ORT copied them into WASM.
+  const ranges = externalRanges(graph);
+  const externalData: { path: string; data: ChunkedWeights }[] = [];
   for (const entry of manifest.files.filter((f) => f.role === "weights")) {
-    const data = await files.read(entry.path);
-    await verifyFile(data, entry, files.location);
+    const data = await streamWeights(await files.stream(entry.path), entry, ranges, files.location);
     externalData.push({ path: entry.path, data });
   }
   let session: ort.InferenceSession;
@@ -68,7 +74,8 @@ export async function openModel(files: ModelFiles, known?: ModelManifest): Promi
   } catch (error) {
     throw new Error(`${files.location}: onnxruntime could not load the model: ${messageOf(error)}`);
   }
-  externalData.length = 0; // the session holds its own copy in WASM memory
+  for (const { data } of externalData) data.release(); // the session holds its own copy in WASM memory
+  externalData.length = 0;
   const layout = kvLayoutFor(manifest);
   const missing = ModelSession.missingNames(session, manifest, layout);
   if (missing.length > 0) {
@@ -95,6 +102,13 @@ export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?
   const budget = limits.isolateMemoryBytes > 0
     ? kvBudget(manifest, layout, modelBytes, { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes, prefixCacheBytes: limits.prefixCacheBytes })
     : null;
+  if (budget) {
+    // Size ORT's heap once for the model plus the keys/values the budget admits, instead of
+    // emscripten's ×1.2 steps (a heap that never shrinks, up to a fifth of it never used). After
+    // loading, not before: then the weights streamed in are gone and nothing coexists with it.
+    planWasmHeap(modelBytes + budget.wasmBytes, "after-load");
+    growPlannedHeapNow();
+  }
   const prefixCacheBytes = budget ? budget.prefixCacheBytes : limits.prefixCacheBytes;
   const prefixCache = prefixCacheBytes > 0 ? new PrefixCache(prefixCacheBytes) : null;
   const scheduler = new BatchScheduler(session.forward, layout, { ...limits, budget }, { prefixCache });

@@ -22,6 +22,8 @@ export interface KvBudget {
   bytesPerPosition: number;
   /** For the running batch's keys/values. */
   batchBytes: number;
+  /** The part of batchBytes that lives in ORT's WASM heap (every copy but the JS one). */
+  wasmBytes: number;
   /** For the prefix cache (JS only: one copy). */
   prefixCacheBytes: number;
   /** What the budget was computed from, for /v1/info. */
@@ -41,6 +43,7 @@ export function kvBudget(manifest: ModelManifest, layout: KvLayout, modelBytes: 
   return {
     bytesPerPosition: perCopy * COPIES[layout.name],
     batchBytes: total - prefixCacheBytes,
+    wasmBytes: Math.floor(((total - prefixCacheBytes) * (COPIES[layout.name] - 1)) / COPIES[layout.name]),
     prefixCacheBytes,
     isolateBytes: limits.isolateBytes,
     modelBytes,

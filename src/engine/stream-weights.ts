@@ -11,6 +11,7 @@
 // initializer range that touches it has been copied. Ranges come from the graph (external-ranges).
 // Copying out of a chunk after it was dropped throws, which ORT reports as a load failure: a wrong
 // assumption fails loudly, never silently.
+import { ModelFileError } from "../model/verify";
 import type { ExternalRange } from "./external-ranges";
 
 const CHUNK_BYTES = 2 ** 20;
@@ -100,7 +101,9 @@ export async function streamWeights(
   body: ReadableStream<Uint8Array>,
   expected: { bytes: number; sha256: string; path: string },
   ranges: ExternalRange[],
+  location: string,
 ): Promise<ChunkedWeights> {
+  const file = `${location}/${expected.path}`;
   const digest = new crypto.DigestStream("SHA-256");
   const hasher = digest.getWriter();
   const chunks: Uint8Array<ArrayBuffer>[] = [];
@@ -111,7 +114,10 @@ export async function streamWeights(
     let at = 0;
     while (at < part.length) {
       if (filled === CHUNK_BYTES) {
-        if (total + (part.length - at) > expected.bytes) throw new Error(`${expected.path}: more than the manifest's ${expected.bytes} bytes`);
+        if (total + (part.length - at) > expected.bytes) {
+          await body.cancel().catch(() => undefined);
+          throw new ModelFileError(`${file} is more than ${expected.bytes} bytes, manifest says ${expected.bytes} (truncated or replaced?)`);
+        }
         chunks.push(new Uint8Array(Math.min(CHUNK_BYTES, expected.bytes - chunks.length * CHUNK_BYTES)));
         filled = 0;
       }
@@ -125,7 +131,8 @@ export async function streamWeights(
   }
   await hasher.close();
   const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  if (total !== expected.bytes) throw new Error(`${expected.path}: ${total} bytes, the manifest says ${expected.bytes}`);
-  if (sha256 !== expected.sha256) throw new Error(`${expected.path}: sha256 ${sha256} does not match the manifest's ${expected.sha256}`);
+  // The same words as verifyFile's, for a file read whole.
+  if (total !== expected.bytes) throw new ModelFileError(`${file} is ${total} bytes, manifest says ${expected.bytes} (truncated or replaced?)`);
+  if (sha256 !== expected.sha256) throw new ModelFileError(`${file} has sha256 ${sha256}, manifest says ${expected.sha256} (corrupt or from another conversion)`);
   return new ChunkedWeights(chunks, total, ranges.filter((r) => r.location.replace(/^\.\//, "") === expected.path.replace(/^\.\//, "")));
 }

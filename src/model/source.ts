@@ -13,6 +13,8 @@ export interface ModelFiles {
   /** e.g. "assets:dev/tiny-int8", for messages. */
   readonly location: string;
   read(path: string): Promise<Uint8Array>;
+  /** The file as a byte stream, for files too large to hold twice (the weights). */
+  stream(path: string): Promise<ReadableStream<Uint8Array>>;
 }
 
 export class ModelSourceError extends Error {
@@ -65,6 +67,27 @@ function joiningParts(files: ModelFiles): ModelFiles {
       }
       return joined;
     },
+    async stream(path: string): Promise<ReadableStream<Uint8Array>> {
+      const parts = split.get(path);
+      if (!parts) return files.stream(path);
+      // The parts one after another; the reader checks the whole file's size and sha256.
+      let index = 0;
+      let current: ReadableStreamDefaultReader<Uint8Array> | null = null;
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          for (;;) {
+            if (!current) {
+              if (index === parts.length) return controller.close();
+              current = (await files.stream(parts[index++].path)).getReader();
+            }
+            const { done, value } = await current.read();
+            if (!done) return controller.enqueue(value);
+            current = null;
+          }
+        },
+        cancel: (reason) => current?.cancel(reason),
+      });
+    },
   };
 }
 
@@ -101,6 +124,15 @@ function fetcherFiles(location: string, binding: Fetcher, dir: string): ModelFil
       }
       return new Uint8Array(await response.arrayBuffer());
     },
+    async stream(path: string): Promise<ReadableStream<Uint8Array>> {
+      const url = `https://model.invalid/${dir ? `${dir}/` : ""}${path}`;
+      const response = await binding.fetch(url);
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new ModelSourceError(`${location}/${path}: HTTP ${response.status} (missing file?)`);
+      }
+      return response.body ?? new Blob([]).stream();
+    },
   };
 }
 
@@ -120,6 +152,12 @@ function r2Files(location: string, bucket: R2Bucket, prefix: string): ModelFiles
       const object = await bucket.get(key);
       if (!object) throw new ModelSourceError(`${location}/${path}: no object ${key} in R2 (upload it: npm run model:upload)`);
       return readWhole(object.body, object.size, `${location}/${path}`);
+    },
+    async stream(path: string): Promise<ReadableStream<Uint8Array>> {
+      const key = prefix ? `${prefix}/${path}` : path;
+      const object = await bucket.get(key);
+      if (!object) throw new ModelSourceError(`${location}/${path}: no object ${key} in R2 (upload it: npm run model:upload)`);
+      return object.body;
     },
   };
 }

@@ -41,7 +41,7 @@ describe("the scheduler with a KV byte budget", () => {
   it("admits rows by the bytes they can reach: a request that does not fit beside the running ones waits", async () => {
     const model = fakeModel({ padding: "right" });
     // Room for 64 positions (with headroom) in all: one row of 4 + 8 = 12 → 28 with headroom; two such rows fit, three do not.
-    const budget = { bytesPerPosition: 1, batchBytes: 64, prefixCacheBytes: 0, isolateBytes: 0, modelBytes: 0, jsReserveBytes: 0 };
+    const budget = { bytesPerPosition: 1, batchBytes: 64, wasmBytes: 42, prefixCacheBytes: 0, isolateBytes: 0, modelBytes: 0, jsReserveBytes: 0 };
     const scheduler = new BatchScheduler(model.forward, model.layout, { maxBatchRows: 8, maxWaiting: 8, budget });
     const results = await Promise.all([1, 2, 3].map((i) => scheduler.submit(job([i, i, i, i]))));
     expect(results.every((r) => r.sequences[0].tokenIds.length === 8)).toBe(true);

@@ -30,7 +30,7 @@ export async function loadStreamed(origin: string, model: string) {
   const ranges = externalRanges(graph);
   const externalData = [];
   for (const entry of manifest.files.filter((f) => f.role === "weights")) {
-    externalData.push({ path: entry.path, data: await streamWeights((await get(entry.path)).body!, entry, ranges) });
+    externalData.push({ path: entry.path, data: await streamWeights((await get(entry.path)).body!, entry, ranges, "bench") });
   }
   const streamedMs = performance.now() - started;
   // The peak inside ORT's synchronous session creation, where the inspector cannot sample:

@@ -13,15 +13,27 @@ export async function teacherForcedAgreement(fp32: LoadedModel, int8: LoadedMode
   const V = fp32.vocab;
   const S = tokens.length;
   const [a, b] = [(await forward(fp32, [tokens])).logits, (await forward(int8, [tokens])).logits];
+  return compareLogits(a, b, S, V);
+}
+
+/** Figures of `candidate` against `reference`, both [S, V] logits of the same teacher-forced sequence. */
+export function compareLogits(reference: Float32Array, candidate: Float32Array, S: number, V: number): Int8Figures {
   let agree = 0;
   let kl = 0;
   for (let pos = 0; pos < S; pos++) {
-    const p = logitsAt(a, S, V, 0, pos);
-    const q = logitsAt(b, S, V, 0, pos);
+    const p = logitsAt(reference, S, V, 0, pos);
+    const q = logitsAt(candidate, S, V, 0, pos);
     if (argmax(p) === argmax(q)) agree++;
     kl += klDivergence(p, q);
   }
   return { positions: S, top1Agreement: agree / S, meanKL: kl / S };
+}
+
+/** Position-weighted mean of several sequences' figures. */
+export function pooled(figures: Int8Figures[]): Int8Figures {
+  const positions = figures.reduce((n, f) => n + f.positions, 0);
+  const mean = (key: "top1Agreement" | "meanKL") => figures.reduce((sum, f) => sum + f[key] * f.positions, 0) / positions;
+  return { positions, top1Agreement: mean("top1Agreement"), meanKL: mean("meanKL") };
 }
 
 /** KL(softmax(p) ‖ softmax(q)) in float64. */

@@ -7,6 +7,7 @@ import type { ModelManifest, WeightDType } from "../../src/model/manifest.js";
 import { writeManifest } from "../lib/manifest.js";
 import { loadCheckpoint } from "./checkpoint.js";
 import { buildGpt2Graph, defaultAttention, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
+import { calibrate, outlierChannels } from "./calibrate.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
 import { fp32Format } from "./weight-formats.js";
 import { writeOnnxWithExternalData } from "./write-model.js";
@@ -20,7 +21,13 @@ export interface ConvertOptions {
   /** Manifest name; defaults to the checkpoint folder's name. */
   name?: string;
   /** int8 tuning knobs (tests use them to rebuild the README yardstick scheme for comparison). */
-  int8?: Int8Options;
+  int8?: Int8Options & {
+    /**
+     * Find each linear's outlier input channels with a calibration pass and keep them in fp32
+     * (default true; false, or explicit `outlierChannels`, skips the pass).
+     */
+    calibrate?: boolean;
+  };
   /** Which positions get logits (default "last": [batch, 1, vocab]; "all" for accuracy tests). */
   logits?: GraphOptions["logits"];
   /** Attention operator (default: GroupQueryAttention where the head size allows; see GraphOptions). */
@@ -33,7 +40,11 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   const { config, weights, configBytes, weightsPath } = await loadCheckpoint(dir);
   const { vocab_size: V, n_embd: E } = config;
 
-  const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, opts.int8) : fp32Format(weights.wte, V, E);
+  let int8 = opts.int8;
+  if (opts.dtype === "int8" && (int8?.calibrate ?? true) && !int8?.outlierChannels) {
+    int8 = { ...int8, outlierChannels: await findOutlierChannels(config, weights) };
+  }
+  const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, int8) : fp32Format(weights.wte, V, E);
   const attention = opts.attention ?? defaultAttention(config);
   const graph = buildGpt2Graph(config, weights, format, { logits: opts.logits, attention });
 
@@ -64,6 +75,21 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     weightsSha256: await sha256File(weightsPath),
     createdBy: `edge-gpt2 tools/convert ${CONVERTER_VERSION}`,
   });
+}
+
+// A channel is an outlier when its calibrated max |x| exceeds OUTLIER_RATIO × the median channel's;
+// at most 1 in OUTLIER_SHARE channels of a linear's input is kept in fp32.
+export const OUTLIER_RATIO = 8;
+const OUTLIER_SHARE = 32;
+
+async function findOutlierChannels(config: Parameters<typeof calibrate>[0], weights: Parameters<typeof calibrate>[1]) {
+  const maxima = await calibrate(config, weights);
+  const found = new Map<string, number[]>();
+  for (const [name, max] of maxima) {
+    const channels = outlierChannels(max, OUTLIER_RATIO, Math.max(1, Math.floor(max.length / OUTLIER_SHARE)));
+    if (channels.length) found.set(name, channels);
+  }
+  return found;
 }
 
 async function sha256File(path: string): Promise<string> {

@@ -7,7 +7,8 @@ import type { ModelManifest, WeightDType } from "../../src/model/manifest.js";
 import { writeManifest } from "../lib/manifest.js";
 import { loadCheckpoint } from "./checkpoint.js";
 import { buildGpt2Graph, defaultAttention, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
-import { calibrate, outlierChannels } from "./calibrate.js";
+import { calibrate, outlierChannels, type ChannelMaxima } from "./calibrate.js";
+import { smoothWeights } from "./smoothing.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
 import { fp32Format } from "./weight-formats.js";
 import { writeOnnxWithExternalData } from "./write-model.js";
@@ -27,6 +28,14 @@ export interface ConvertOptions {
      * (default true; false, or explicit `outlierChannels`, skips the pass).
      */
     calibrate?: boolean;
+    /** With calibration: keep the outlier channels in fp32 (default true). */
+    decompose?: boolean;
+    /**
+     * With calibration: SmoothQuant migration strength α folded into ln_1/ln_2 and c_attn/c_fc
+     * (default 0 = off: measured, α 0.5 lowers the outlier checkpoint's KL a little but costs
+     * top-1 there and on tiny-a/tiny-b; see README).
+     */
+    smoothing?: number;
   };
   /** Which positions get logits (default "last": [batch, 1, vocab]; "all" for accuracy tests). */
   logits?: GraphOptions["logits"];
@@ -41,12 +50,16 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   const { vocab_size: V, n_embd: E } = config;
 
   let int8 = opts.int8;
+  let graphWeights = weights; // fp32 always converts the checkpoint's weights as they are
   if (opts.dtype === "int8" && (int8?.calibrate ?? true) && !int8?.outlierChannels) {
-    int8 = { ...int8, outlierChannels: await findOutlierChannels(config, weights) };
+    let maxima = await calibrate(config, weights);
+    const alpha = int8?.smoothing ?? 0;
+    if (alpha > 0) ({ weights: graphWeights, maxima } = smoothWeights(weights, maxima, alpha));
+    if (int8?.decompose ?? true) int8 = { ...int8, outlierChannels: pickOutlierChannels(maxima) };
   }
   const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, int8) : fp32Format(weights.wte, V, E);
   const attention = opts.attention ?? defaultAttention(config);
-  const graph = buildGpt2Graph(config, weights, format, { logits: opts.logits, attention });
+  const graph = buildGpt2Graph(config, graphWeights, format, { logits: opts.logits, attention });
 
   await mkdir(opts.outDir, { recursive: true });
   const name = opts.name ?? basename(dir);
@@ -82,8 +95,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
 export const OUTLIER_RATIO = 8;
 const OUTLIER_SHARE = 32;
 
-async function findOutlierChannels(config: Parameters<typeof calibrate>[0], weights: Parameters<typeof calibrate>[1]) {
-  const maxima = await calibrate(config, weights);
+function pickOutlierChannels(maxima: ChannelMaxima): Map<string, number[]> {
   const found = new Map<string, number[]>();
   for (const [name, max] of maxima) {
     const channels = outlierChannels(max, OUTLIER_RATIO, Math.max(1, Math.floor(max.length / OUTLIER_SHARE)));

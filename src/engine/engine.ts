@@ -36,6 +36,8 @@ export interface Engine {
   activity(): { rows: number; waiting: number };
   /** The bytes keys/values may take (null: no byte budget, ISOLATE_MEMORY_BYTES=0). */
   readonly kvBudget: KvBudget | null;
+  /** What the loaded model takes in the isolate (ORT's WASM heap after load). */
+  readonly modelBytes: number;
   release(): Promise<void>;
 }
 
@@ -115,10 +117,15 @@ export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?
   return {
     manifest,
     kvBudget: budget,
+    modelBytes,
     loadMs: Date.now() - started,
     submit: (job) => scheduler.submit(job),
     activity: () => scheduler.activity,
-    release: () => session.release(),
+    // Requests still running (another model was asked for meanwhile) finish first.
+    release: async () => {
+      await scheduler.idle();
+      await session.release();
+    },
   };
 }
 

@@ -103,6 +103,11 @@ export class BatchScheduler {
     this.prefixCache = options.prefixCache ?? null;
   }
 
+  /** Resolves once no request is running or waiting (the engine is released only then). */
+  async idle(): Promise<void> {
+    while (this.slots.length > 0 || this.waiting.length > 0 || this.running) await this.pause();
+  }
+
   /** Sequences generating now and requests waiting (/health reports them). */
   get activity(): { rows: number; waiting: number } {
     return { rows: this.slots.length, waiting: this.waiting.length };

@@ -38,6 +38,7 @@ export async function handleInfo(c: Context<AppEnv>): Promise<Response> {
       kv_bytes_per_token: budget.bytesPerPosition,
       tokens_in_flight: Math.floor(budget.batchBytes / budget.bytesPerPosition),
     },
+    model_memory_bytes: engine.modelBytes,
     auth: { api_key_required: config.apiKeys.length > 0 },
     endpoints: ["POST /v1/generate", "POST /v1/completions", "GET /v1/models", "GET /v1/info", "GET /health", "GET /openapi.json", "GET /client.js", "GET /"],
   });

@@ -53,7 +53,7 @@ describe("Gpt2Service over a service binding", () => {
     expect(response.status).toBe(502);
     const { thrown } = (await response.json()) as { thrown: Record<string, unknown> };
     expect(thrown).toMatchObject({ name: "ApiError", status: 400, type: "invalid_request_error", param: "top_p" });
-    expect(thrown.message).toBe("top_p must be a number greater than 0 and at most 1");
+    expect(thrown.message).toBe("top_p must be a number in (0, 1]");
   });
 
   it("generate() refuses stream: true and points to generateStream()", async () => {

@@ -23,7 +23,9 @@ export function corsMiddleware(): MiddlewareHandler<AppEnv> {
     maxAge: 600,
   });
   return async function corsMiddleware(c, next) {
-    await withCors(c, next);
+    // A preflight is answered by the cors middleware itself (returned, not passed on).
+    const answered = await withCors(c, next);
+    if (answered) c.res = answered;
     // The same origins may see Server-Timing in PerformanceResourceTiming, not only as a header.
     const allowed = c.res.headers.get("access-control-allow-origin");
     if (allowed) c.res.headers.set("timing-allow-origin", allowed);

@@ -36,10 +36,13 @@ export interface Gpt2ErrorDetails {
 
 const MARK = " [edge-gpt2 ";
 
-/** The message the server throws: the human text, then the details as JSON (parsed by gpt2ErrorOf). */
+/**
+ * The message the server throws: the human text, then the details as JSON (parsed by gpt2ErrorOf).
+ * "[" is escaped inside the JSON, so the last MARK is always the real one, whatever a field name holds.
+ */
 export function encodeGpt2ErrorMessage(details: Gpt2ErrorDetails): string {
   const { status, type, param, request_id } = details;
-  return `${details.message}${MARK}${JSON.stringify({ status, type, param, request_id })}]`;
+  return `${details.message}${MARK}${JSON.stringify({ status, type, param, request_id }).replaceAll("[", "\\u005b")}]`;
 }
 
 /** The details of an error thrown by a Gpt2Service call, or null when it is not one of its errors. */

@@ -26,7 +26,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startWranglerDev(vars: Record<string, string> = {}): Promise<DevServer> {
+export interface DevOptions {
+  /** Another Worker's wrangler config (default: this one's). It must answer GET /health. */
+  config?: string;
+  /** Extra environment for wrangler, e.g. WRANGLER_REGISTRY_PATH so sessions find each other. */
+  env?: Record<string, string>;
+}
+
+export async function startWranglerDev(vars: Record<string, string> = {}, options: DevOptions = {}): Promise<DevServer> {
   const port = await freePort();
   const persist = await mkdtemp(path.join(tmpdir(), "edge-gpt2-dev-"));
   const args = [
@@ -34,11 +41,12 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
     "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()),
     "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "log",
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+    ...(options.config ? ["--config", options.config] : []),
   ];
   // process.execPath: the Node that runs the tests (npm scripts bring Node 22, which wrangler needs).
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

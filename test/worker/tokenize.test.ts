@@ -33,6 +33,19 @@ describe("POST /v1/tokenize", () => {
     expect(generated.usage.prompt_tokens).toBe(tokenized.count);
   });
 
+  it("README's example: the llama's four bytes split over three tokens", async () => {
+    expect(await (await post("/v1/tokenize", { text: "Hi 🦙" })).json()).toEqual({
+      count: 4,
+      ids: [17250, 12520, 99, 247],
+      tokens: [
+        { id: 17250, text: "Hi", bytes: [72, 105] },
+        { id: 12520, text: null, bytes: [32, 240, 159] },
+        { id: 99, text: null, bytes: [166] },
+        { id: 247, text: null, bytes: [153] },
+      ],
+    });
+  });
+
   it("a token inside a multi-byte character has null text; its bytes add up to the UTF-8 text", async () => {
     const text = "🦙 llama 日本語";
     const body = (await (await post("/v1/tokenize", { text })).json()) as TokenizeBody;

@@ -40,6 +40,6 @@ export async function handleInfo(c: Context<AppEnv>): Promise<Response> {
     },
     model_memory_bytes: engine.modelBytes,
     auth: { api_key_required: config.apiKeys.length > 0 },
-    endpoints: ["POST /v1/generate", "POST /v1/completions", "GET /v1/models", "GET /v1/info", "GET /health", "GET /openapi.json", "GET /client.js", "GET /"],
+    endpoints: ["POST /v1/generate", "POST /v1/completions", "POST /v1/tokenize", "POST /v1/detokenize", "GET /v1/models", "GET /v1/info", "GET /health", "GET /openapi.json", "GET /client.js", "GET /"],
   });
 }

@@ -35,6 +35,10 @@ export interface DevOptions {
    * first request wait for the model polls a static path (/client.js) instead.
    */
   readyPath?: string;
+  /** Another Worker's wrangler config (default: this one's). */
+  config?: string;
+  /** Extra environment for wrangler, e.g. WRANGLER_REGISTRY_PATH so sessions find each other. */
+  env?: Record<string, string>;
 }
 
 export async function startWranglerDev(options: DevOptions = {}): Promise<DevServer> {
@@ -46,12 +50,13 @@ export async function startWranglerDev(options: DevOptions = {}): Promise<DevSer
     "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()),
     "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "log",
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+    ...(options.config ? ["--config", options.config] : []),
   ];
   // npm runs wrangler with the node@22 dev dependency, whatever Node runs the tests. Its own
   // process group, so stop() reaches wrangler and workerd under npm.
   const child: ChildProcess = spawn("npm", args, {
     cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });

@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve, sep } from "node:path";
 import { unstable_dev } from "wrangler";
-import { freePort } from "../loadtest/server.js";
+import { freePort } from "../lib/free-port.js";
 
 const CONFIG = resolve(import.meta.dirname, "wrangler.toml");
 const ENTRY = resolve(import.meta.dirname, "worker.ts");

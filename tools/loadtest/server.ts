@@ -5,9 +5,9 @@
 // wrong. Everything it writes stays under .cache/loadtest/ so other `wrangler dev`s are untouched.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { experimental_readRawConfig } from "wrangler";
+import { freePort } from "../lib/free-port";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WORK_DIR = resolve(ROOT, ".cache/loadtest");
@@ -25,16 +25,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? done(address.port) : fail(new Error("no port"))));
-    });
-  });
-}
+export { freePort };
 
 /**
  * wrangler.toml as it is now (bundled, see above), with three changes:

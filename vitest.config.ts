@@ -33,7 +33,10 @@ export default defineConfig({
             miniflare: {
               // Converted test models, served from disk the way a model host would serve them.
               serviceBindings: { TEST_MODELS: serveModelFile, RPC_CALLER: "rpc-caller" },
-              bindings: { TEST_MODEL_CACHE: MODEL_CACHE_DIR },
+              // ISOLATE_MEMORY_BYTES=0: a test isolate loads many models into one WASM heap that
+              // never shrinks, which a deployed isolate never does; test/worker/info.test.ts sets
+              // a budget of its own to test admission by bytes.
+              bindings: { TEST_MODEL_CACHE: MODEL_CACHE_DIR, ISOLATE_MEMORY_BYTES: "0" },
               // A limiter small enough for test/worker/auth.test.ts to reach.
               ratelimits: { TEST_TIGHT_RATE_LIMITER: { namespace_id: "9001", simple: { limit: 2, period: 60 } } },
               // Another Worker calling this one's Gpt2Service entrypoint over a service binding

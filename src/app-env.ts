@@ -12,4 +12,9 @@ export interface Deployment {
   generation: GenerationService;
 }
 
-export type AppEnv = { Bindings: Env; Variables: Deployment };
+export interface RequestVariables {
+  /** This request's id: the x-request-id header, log lines, error bodies (http/request-id.ts). */
+  requestId: string;
+}
+
+export type AppEnv = { Bindings: Env; Variables: Deployment & RequestVariables };

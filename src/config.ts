@@ -16,8 +16,12 @@ export interface Limits {
   maxBatchSize: number;
   /** Most requests waiting for a batch slot; more → 503 with Retry-After. Cannot be disabled. */
   maxQueuedRequests: number;
-  /** Bytes of prompt keys/values kept in the isolate for prefix reuse. 0 = disabled. */
+  /** Bytes of prompt keys/values kept in the isolate for prefix reuse (at most a quarter of the KV
+   * budget). 0 = disabled. */
   prefixCacheBytes: number;
+  /** The isolate's memory (JS heap + ArrayBuffers + WASM): keys/values are admitted by the bytes left
+   * after the loaded model and a JS reserve. Workers: 128 MB on every plan. 0 = no byte budget (rows only). */
+  isolateMemoryBytes: number;
   /** Bytes of deterministic responses kept in the isolate. 0 = disabled. */
   responseCacheBytes: number;
   /** How long the data center's Cache API keeps deterministic responses. 0 = that tier disabled. */
@@ -42,6 +46,9 @@ export interface Config {
   modelRetryMs: number;
 }
 
+/** Kept free in the isolate for the JS heap (code, tokenizer tables, requests, responses). */
+export const JS_RESERVE_BYTES = 12 * 1024 * 1024;
+
 /** The longest wait between two model load attempts. */
 export const MODEL_RETRY_MAX_MS = 60_000;
 
@@ -57,6 +64,7 @@ const DEFAULT_LIMITS: Limits = {
   maxQueuedRequests: 64,
   // Fits beside distilgpt2 int8 (~82 MB of weights) in a 128 MB isolate.
   prefixCacheBytes: 16 * 1024 * 1024,
+  isolateMemoryBytes: 128 * 1024 * 1024,
   responseCacheBytes: 4 * 1024 * 1024,
   responseCacheTtlSeconds: 3600,
   maxStopStrings: 4,
@@ -74,6 +82,7 @@ export interface ConfigVars {
   MAX_BATCH_SIZE?: string;
   MAX_QUEUED_REQUESTS?: string;
   PREFIX_CACHE_BYTES?: string;
+  ISOLATE_MEMORY_BYTES?: string;
   RESPONSE_CACHE_BYTES?: string;
   RESPONSE_CACHE_TTL_SECONDS?: string;
   CORS_ORIGINS?: string;
@@ -125,6 +134,7 @@ export function loadConfig(vars: ConfigVars): Config {
       maxBatchSize: intVar(vars, "MAX_BATCH_SIZE", DEFAULT_LIMITS.maxBatchSize, 1),
       maxQueuedRequests: intVar(vars, "MAX_QUEUED_REQUESTS", DEFAULT_LIMITS.maxQueuedRequests, 1),
       prefixCacheBytes: intVar(vars, "PREFIX_CACHE_BYTES", DEFAULT_LIMITS.prefixCacheBytes, 0),
+      isolateMemoryBytes: intVar(vars, "ISOLATE_MEMORY_BYTES", DEFAULT_LIMITS.isolateMemoryBytes, 0),
       responseCacheBytes: intVar(vars, "RESPONSE_CACHE_BYTES", DEFAULT_LIMITS.responseCacheBytes, 0),
       responseCacheTtlSeconds: intVar(vars, "RESPONSE_CACHE_TTL_SECONDS", DEFAULT_LIMITS.responseCacheTtlSeconds, 0),
     },
@@ -151,6 +161,7 @@ export function describeLimits(limits: Limits): Record<string, number> {
     max_batch_size: limits.maxBatchSize,
     max_queued_requests: limits.maxQueuedRequests,
     prefix_cache_bytes: limits.prefixCacheBytes,
+    isolate_memory_bytes: limits.isolateMemoryBytes,
     response_cache_bytes: limits.responseCacheBytes,
     response_cache_ttl_seconds: limits.responseCacheTtlSeconds,
     max_stop_strings: limits.maxStopStrings,

@@ -1,11 +1,20 @@
-// CLI: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>] [--attention gqa|mha]
+// CLI: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir> | --assets] [--name <name>] [--attention gqa|mha]
 //   [--embedding graph|external]  (external, the int8 default: graph from inputs_embeds to hidden_states
 //   + embedding.int8 for the engine's LM-head kernel; graph: the old single-graph layout, fp32's default)
-import { basename, resolve } from "node:path";
+// Output goes to models/<name>-<dtype> (gitignored; serve it from R2) unless --assets (or an --out
+// inside model/) picks the Worker's static assets, where no file may exceed 25 MiB: there the
+// weights are split into parts the loader joins.
+import { basename, isAbsolute, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 import { convertCheckpoint } from "./convert/index.js";
+import { ASSET_FILE_LIMIT } from "./convert/write-model.js";
 
-const USAGE = "usage: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir>] [--name <name>] [--attention gqa|mha] [--embedding graph|external]";
+const USAGE = `usage: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir> | --assets] [--name <name>] [--attention gqa|mha] [--embedding graph|external]
+  default output: models/<checkpoint>-<dtype>; --assets: model/<checkpoint>-<dtype> (static assets, weights split into ≤ 25 MiB parts)`;
+
+const ROOT = resolve(import.meta.dirname, "..");
+/** The Worker's static assets folder ([assets] directory in wrangler.toml). */
+const ASSETS_DIR = resolve(ROOT, "model");
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -16,6 +25,7 @@ async function main(): Promise<void> {
       name: { type: "string" },
       attention: { type: "string" },
       embedding: { type: "string" },
+      assets: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -28,13 +38,23 @@ async function main(): Promise<void> {
   const embedding = values.embedding;
   if (embedding !== undefined && embedding !== "graph" && embedding !== "external") throw new Error(`--embedding must be graph or external, got ${embedding}`);
   const checkpoint = resolve(positionals[0]);
-  const outDir = resolve(values.out ?? `model/${basename(checkpoint)}-${dtype}`);
+  if (values.out && values.assets) throw new Error(`--out and --assets exclude each other (--assets writes model/<name>-<dtype>)\n${USAGE}`);
+  const folder = `${basename(checkpoint)}-${dtype}`;
+  const outDir = values.out ? resolve(values.out) : resolve(ROOT, values.assets ? "model" : "models", folder);
+  const inAssetsPath = relative(ASSETS_DIR, outDir);
+  if (inAssetsPath === "") throw new Error("--out model/ would mix the model with the other asset folders: use model/<name>");
+  const inAssets = !inAssetsPath.startsWith("..") && !isAbsolute(inAssetsPath);
   const started = Date.now();
-  const manifest = await convertCheckpoint(checkpoint, { dtype, outDir, name: values.name, attention, embedding });
+  const maxFileBytes = inAssets ? ASSET_FILE_LIMIT : undefined;
+  const manifest = await convertCheckpoint(checkpoint, { dtype, outDir, name: values.name, attention, embedding, maxFileBytes });
   const a = manifest.architecture;
   console.log(`converted ${checkpoint} → ${outDir} (${dtype}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   console.log(`  n_layer=${a.n_layer} n_head=${a.n_head} n_embd=${a.n_embd} vocab=${a.vocab_size} kv_padding=${manifest.io.kv_padding}`);
-  for (const f of manifest.files) console.log(`  ${f.path}  ${(f.bytes / 1e6).toFixed(2)} MB  sha256 ${f.sha256.slice(0, 16)}…`);
+  for (const f of manifest.files) {
+    console.log(`  ${f.path}  ${(f.bytes / 1e6).toFixed(2)} MB  sha256 ${f.sha256.slice(0, 16)}…${f.parts ? `  stored as ${f.parts.length} parts (static assets: ≤ 25 MiB per file)` : ""}`);
+  }
+  const served = inAssets ? `MODEL = "assets:${inAssetsPath.split(sep).join("/")}"` : `npm run model:upload -- ${relative(process.cwd(), outDir) || "."}, then MODEL = "r2:${basename(outDir)}"`;
+  console.log(`  serve it: ${served}`);
 }
 
 main().catch((e: unknown) => {

@@ -5,12 +5,17 @@
 // own request: identical to the answer alone, text = decode(token_ids), usage adds up, stream
 // deltas add up. Then measures the batching speedup (8 concurrent streams ÷ 1 stream). Prints a
 // table with the issue's targets; exits 1 when one is not met. Not part of `npm test`.
+//
+// --soak N: instead, N rounds of hostile bodies (--soak-fuzz per route) mixed with --soak-generations
+// generations, printing the isolate's memory and workerd's RSS after each; exits 1 unless they
+// level off (tools/loadtest/soak.ts).
 import { parseArgs } from "node:util";
 import { measureStreams } from "./loadtest/speedup";
 import { replayUnseeded, runAlone, runUnderLoad, type Failure } from "./loadtest/phases";
 import { formatReport, targetsOf, type Report } from "./loadtest/report";
 import { startServer, type RunningServer } from "./loadtest/server";
 import { buildWorkload } from "./loadtest/workload";
+import { levelsOff, runSoak } from "./loadtest/soak";
 
 const { values: args } = parseArgs({
   options: {
@@ -24,13 +29,17 @@ const { values: args } = parseArgs({
     "timeout-ms": { type: "string", default: "60000" },
     "stream-tokens": { type: "string", default: "64" },
     "batched-streams": { type: "string", default: "8" },
+    soak: { type: "string", default: "0" },
+    "soak-fuzz": { type: "string", default: "200" },
+    "soak-generations": { type: "string", default: "64" },
     help: { type: "boolean", default: false },
   },
 });
 
 if (args.help) {
   console.log("usage: npm run loadtest -- [--model assets:<dir>] [--clients 32] [--seconds 120] [--requests 320] [--seed N]\n" +
-    "  [--max-new-tokens 48] [--long-prompt-tokens 300] [--timeout-ms 60000] [--stream-tokens 64] [--batched-streams 8]");
+    "  [--max-new-tokens 48] [--long-prompt-tokens 300] [--timeout-ms 60000] [--stream-tokens 64] [--batched-streams 8]\n" +
+    "  [--soak N [--soak-fuzz 200] [--soak-generations 64]]");
   process.exit(0);
 }
 
@@ -49,6 +58,21 @@ async function main(): Promise<number> {
   const server: RunningServer = await startServer(args.model!);
   try {
     console.log(`serving ${server.health.model.name} on ${server.url} (its output: ${server.logPath})`);
+    if (positiveInt("soak") > 0) {
+      const rounds = await runSoak(server, {
+        rounds: positiveInt("soak"),
+        fuzzPerRoute: positiveInt("soak-fuzz"),
+        generations: positiveInt("soak-generations"),
+        clients,
+        seed,
+        maxNewTokens: positiveInt("max-new-tokens"),
+        longPromptTokens: positiveInt("long-prompt-tokens"),
+        timeoutMs,
+      }, console.log);
+      const verdict = levelsOff(rounds);
+      console.log(`\n${verdict.text}\n  (seed ${seed})`);
+      return verdict.isolate && verdict.rss ? 0 : 1;
+    }
     const requests = buildWorkload({
       count: positiveInt("requests"),
       seed,

@@ -1,10 +1,11 @@
-// CLI: npm run model:synth -- --layers 2 --embd 64 --heads 4 --seed 1 --out <dir> [--positions N] [--vocab N] [--unprefixed]
+// CLI: npm run model:synth -- --layers 2 --embd 64 --heads 4 --seed 1 --out <dir> [--positions N] [--vocab N] [--unprefixed] [--outliers]
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { writeSyntheticCheckpoint } from "./synth/index.js";
+import { DEFAULT_OUTLIERS } from "./synth/outliers.js";
 
 const USAGE =
-  "usage: npm run model:synth -- --layers <n> --embd <n> --heads <n> --seed <n> --out <dir> [--positions 1024] [--vocab 50257] [--unprefixed]";
+  "usage: npm run model:synth -- --layers <n> --embd <n> --heads <n> --seed <n> --out <dir> [--positions 1024] [--vocab 50257] [--unprefixed] [--outliers]";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
       positions: { type: "string" },
       vocab: { type: "string" },
       unprefixed: { type: "boolean", default: false },
+      // GPT-2-like activation outliers (tools/synth/outliers.ts DEFAULT_OUTLIERS), for int8 tests.
+      outliers: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -40,6 +43,7 @@ async function main(): Promise<void> {
     positions: int("positions", values.positions, false),
     vocab: int("vocab", values.vocab, false),
     prefixed: !values.unprefixed,
+    outliers: values.outliers ? DEFAULT_OUTLIERS : undefined,
     outDir,
   });
   console.log(`wrote synthetic GPT-2 checkpoint to ${outDir}`);

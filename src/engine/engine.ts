@@ -6,7 +6,11 @@ import type { ModelFiles } from "../model/source";
 import { parseManifest, verifyFile } from "../model/verify";
 import { openHead, type TokenHead } from "./head";
 import { kvLayoutFor, type KvLayout } from "./kv-layout";
-import { ort, createSession } from "./ort";
+import { externalRanges } from "./external-ranges";
+import { kvBudget, type KvBudget } from "./kv-budget";
+import { streamWeights, type ChunkedWeights } from "./stream-weights";
+import { growPlannedHeapNow, planWasmHeap } from "./wasm-heap";
+import { createSession, ort, ortMemoryBytes } from "./ort";
 import { PrefixCache } from "./prefix-cache";
 import { BatchScheduler, type GenerationJob, type JobResult } from "./scheduler";
 import { ModelSession } from "./session";
@@ -18,6 +22,10 @@ export interface EngineLimits {
   maxWaiting: number;
   /** Bytes of prompt keys/values kept for reuse. 0 = no prefix cache. */
   prefixCacheBytes: number;
+  /** The isolate's memory; keys/values are admitted by the bytes the loaded model leaves. 0 = rows only. */
+  isolateMemoryBytes: number;
+  /** Kept free for the JS heap. */
+  jsReserveBytes: number;
 }
 
 export interface Engine {
@@ -27,6 +35,10 @@ export interface Engine {
   submit(job: GenerationJob): Promise<JobResult>;
   /** Rows generating now and requests waiting for a slot. */
   activity(): { rows: number; waiting: number };
+  /** The bytes keys/values may take (null: no byte budget, ISOLATE_MEMORY_BYTES=0). */
+  readonly kvBudget: KvBudget | null;
+  /** What the loaded model takes in the isolate (ORT's WASM heap after load). */
+  readonly modelBytes: number;
   release(): Promise<void>;
 }
 
@@ -50,10 +62,13 @@ export async function openModel(files: ModelFiles, known?: ModelManifest): Promi
   const graphEntry = manifest.files.find((f) => f.role === "graph")!;
   const graph = await files.read(graphEntry.path);
   await verifyFile(graph, graphEntry, files.location);
-  const externalData: { path: string; data: Uint8Array }[] = [];
+  // Weights are streamed in chunks, hashed as they arrive, and each chunk is dropped as soon as
+  // onnxruntime has copied the initializers in it (stream-weights.ts): the isolate never holds the
+  // weights twice, as it did when files were read whole before ORT copied them into WASM.
+  const ranges = externalRanges(graph);
+  const externalData: { path: string; data: ChunkedWeights }[] = [];
   for (const entry of manifest.files.filter((f) => f.role === "weights")) {
-    const data = await files.read(entry.path);
-    await verifyFile(data, entry, files.location);
+    const data = await streamWeights(await files.stream(entry.path), entry, ranges, files.location);
     externalData.push({ path: entry.path, data });
   }
   let session: ort.InferenceSession;
@@ -62,7 +77,8 @@ export async function openModel(files: ModelFiles, known?: ModelManifest): Promi
   } catch (error) {
     throw new Error(`${files.location}: onnxruntime could not load the model: ${messageOf(error)}`);
   }
-  externalData.length = 0; // the session holds its own copy in WASM memory
+  for (const { data } of externalData) data.release(); // the session holds its own copy in WASM memory
+  externalData.length = 0;
   // After the session, so the graph's file copies above are already garbage at the kernel's peak.
   let head: TokenHead;
   try {
@@ -91,14 +107,34 @@ export async function openModel(files: ModelFiles, known?: ModelManifest): Promi
 export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?: ModelManifest): Promise<Engine> {
   const started = Date.now();
   const { manifest, session, layout } = await openModel(files, known);
-  const prefixCache = limits.prefixCacheBytes > 0 ? new PrefixCache(limits.prefixCacheBytes) : null;
-  const scheduler = new BatchScheduler(session.forward, layout, limits, { prefixCache });
+  // What the model takes is measured, not estimated: ORT's WASM heap after loading (weights, graph,
+  // runtime; it never shrinks), or — before ORT's memory is known — the files' size.
+  const modelBytes = ortMemoryBytes() || manifest.files.reduce((sum, f) => sum + f.bytes, 0);
+  const budget = limits.isolateMemoryBytes > 0
+    ? kvBudget(manifest, layout, modelBytes, { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes, prefixCacheBytes: limits.prefixCacheBytes })
+    : null;
+  if (budget) {
+    // Size ORT's heap once for the model plus the keys/values the budget admits, instead of
+    // emscripten's ×1.2 steps (a heap that never shrinks, up to a fifth of it never used). After
+    // loading, not before: then the weights streamed in are gone and nothing coexists with it.
+    planWasmHeap(modelBytes + budget.wasmBytes, "after-load");
+    growPlannedHeapNow();
+  }
+  const prefixCacheBytes = budget ? budget.prefixCacheBytes : limits.prefixCacheBytes;
+  const prefixCache = prefixCacheBytes > 0 ? new PrefixCache(prefixCacheBytes) : null;
+  const scheduler = new BatchScheduler(session.forward, layout, { ...limits, budget }, { prefixCache });
   return {
     manifest,
+    kvBudget: budget,
+    modelBytes,
     loadMs: Date.now() - started,
     submit: (job) => scheduler.submit(job),
     activity: () => scheduler.activity,
-    release: () => session.release(),
+    // Requests still running (another model was asked for meanwhile) finish first.
+    release: async () => {
+      await scheduler.idle();
+      await session.release();
+    },
   };
 }
 

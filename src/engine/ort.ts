@@ -6,11 +6,31 @@
 import * as ort from "onnxruntime-web/wasm";
 // wrangler resolves module-rule imports as file paths, not package exports, hence the relative path.
 import ortWasmModule from "../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm";
+import { growToPlannedHeap } from "./wasm-heap";
 
 export { ort };
 
 const marker = new ArrayBuffer(8);
 let installed = false;
+/** ORT's linear memory, once its module is instantiated: the engine's memory budget reads its size. */
+let ortMemory: WebAssembly.Memory | null = null;
+
+/** Bytes of ORT's WebAssembly memory now (it never shrinks), or 0 before the first session. */
+export function ortMemoryBytes(): number {
+  return ortMemory?.buffer.byteLength ?? 0;
+}
+
+function findMemory(...namespaces: unknown[]): WebAssembly.Memory | null {
+  for (const namespace of namespaces) {
+    if (!namespace || typeof namespace !== "object") continue;
+    for (const value of Object.values(namespace)) {
+      if (value instanceof WebAssembly.Memory) return value;
+      const nested = value && typeof value === "object" ? findMemory(value) : null;
+      if (nested) return nested;
+    }
+  }
+  return null;
+}
 
 function installInstantiateHook(): void {
   if (installed) return;
@@ -21,7 +41,9 @@ function installInstantiateHook(): void {
   ) => Promise<unknown>;
   const hooked = async (source: BufferSource | WebAssembly.Module, imports?: WebAssembly.Imports) => {
     if (ArrayBuffer.isView(source) && source.buffer === marker) {
-      const instance = await original(ortWasmModule, imports);
+      const instance = (await original(ortWasmModule, imports)) as WebAssembly.Instance;
+      ortMemory = findMemory(instance.exports, imports);
+      growToPlannedHeap(imports); // a no-op unless planWasmHeap() set a size (engine/wasm-heap.ts)
       return { instance, module: ortWasmModule };
     }
     return original(source, imports);

@@ -33,6 +33,9 @@ export interface ModelHandle {
 
 interface Slot {
   spec: string;
+  /** The files of the current attempt: the manifest and weights are read through one source (it
+   * learns split files from the manifest it read). Dropped with a failure. */
+  files: ModelFiles | null;
   manifest: Promise<ModelManifest> | null;
   engine: Promise<Engine> | null;
   ready: Engine | null;
@@ -46,7 +49,7 @@ export function modelHandle(spec: string, files: () => ModelFiles, limits: Engin
     if (current?.spec !== spec) {
       // Only one model lives in the isolate: WASM memory never shrinks, so release before loading.
       current?.engine?.then((engine) => engine.release(), () => undefined);
-      current = { spec, manifest: null, engine: null, ready: null, failure: null };
+      current = { spec, files: null, manifest: null, engine: null, ready: null, failure: null };
     }
     return current;
   };
@@ -68,7 +71,7 @@ export function modelHandle(spec: string, files: () => ModelFiles, limits: Engin
     if (s.manifest) return s.manifest;
     const error = blocked(s);
     if (error) return Promise.reject(error);
-    s.manifest = track(s, (async () => readManifest(files()))(), () => (s.manifest = null));
+    s.manifest = track(s, (async () => readManifest((s.files ??= files())))(), () => ((s.manifest = null), (s.files = null)));
     return s.manifest;
   };
   return {
@@ -79,9 +82,9 @@ export function modelHandle(spec: string, files: () => ModelFiles, limits: Engin
       if (s.engine) return s.engine;
       const error = blocked(s);
       if (error) return Promise.reject(error);
-      const loading = manifestOf(s).then((manifest) => loadEngine(files(), limits, manifest));
+      const loading = manifestOf(s).then((manifest) => loadEngine((s.files ??= files()), limits, manifest));
       // Drop the manifest with a failed load too: the fix may be a new manifest.
-      s.engine = track(s, loading, () => ((s.engine = null), (s.manifest = null)));
+      s.engine = track(s, loading, () => ((s.engine = null), (s.manifest = null), (s.files = null)));
       s.engine.then((engine) => ((s.ready = engine), (s.failure = null)), () => undefined);
       return s.engine;
     },

@@ -5,6 +5,7 @@
 // How rows are padded is the model's KvLayout; on the right-padded-append layout a row's numbers
 // are exactly those of the same request alone, on left-padded graphs they can differ in the last bits.
 import { StepTimer, stepsUntilStart } from "./admission";
+import { checkFits, type KvBudget } from "./kv-budget";
 import type { Forward, KvCache } from "./forward";
 import { repeatRows, selectRows } from "./kv";
 import type { KvLayout } from "./kv-layout";
@@ -36,6 +37,8 @@ export interface SchedulerLimits {
   maxBatchRows: number;
   /** Most requests waiting for a slot; beyond it submit() throws SchedulerBusyError. */
   maxWaiting: number;
+  /** Rows are also admitted by the bytes their keys/values can reach; null = rows only. */
+  budget?: KvBudget | null;
 }
 
 export interface SchedulerOptions {
@@ -100,6 +103,11 @@ export class BatchScheduler {
     this.prefixCache = options.prefixCache ?? null;
   }
 
+  /** Resolves once no request is running or waiting (the engine is released only then). */
+  async idle(): Promise<void> {
+    while (this.slots.length > 0 || this.waiting.length > 0 || this.running) await this.pause();
+  }
+
   /** Sequences generating now and requests waiting (/health reports them). */
   get activity(): { rows: number; waiting: number } {
     return { rows: this.slots.length, waiting: this.waiting.length };
@@ -111,6 +119,13 @@ export class BatchScheduler {
     }
     if (this.waiting.length >= this.limits.maxWaiting) {
       return Promise.reject(new SchedulerBusyError(`${this.waiting.length} requests are already waiting for this model`));
+    }
+    if (this.limits.budget) {
+      try {
+        checkFits(this.limits.budget, spec.numSequences, reach(spec));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     const now = spec.budget.now();
     const waitMs = this.expectedWaitMs(spec.numSequences);
@@ -196,7 +211,7 @@ export class BatchScheduler {
 
   /** Prefill waiting requests that fit (first come, first served) and stack their rows in. */
   private async admit(): Promise<void> {
-    while (this.waiting.length > 0 && this.slots.length + this.waiting[0].spec.numSequences <= this.limits.maxBatchRows) {
+    while (this.waiting.length > 0 && this.hasRoomFor(this.waiting[0].spec)) {
       const job = this.waiting.shift()!;
       const { budget } = job.spec;
       job.prefillStart = budget.now();
@@ -216,6 +231,18 @@ export class BatchScheduler {
         this.slots.push({ job, sequence, length: rows.length, logits: i === 0 ? prefill.logits : prefill.logits.slice() });
       });
     }
+  }
+
+  /**
+   * Whether the job's rows fit beside the running ones now: by count, and by the bytes the batch's
+   * keys/values can reach (every row padded to the longest any row can grow to).
+   */
+  private hasRoomFor(spec: GenerationJob): boolean {
+    if (this.slots.length + spec.numSequences > this.limits.maxBatchRows) return false;
+    const budget = this.limits.budget;
+    if (!budget || this.slots.length === 0) return true; // alone, submit() already checked it fits
+    const longest = Math.max(reach(spec), ...this.slots.map((slot) => reach(slot.job.spec)));
+    return (this.slots.length + spec.numSequences) * withHeadroom(longest) * budget.bytesPerPosition <= budget.batchBytes;
   }
 
   /** The prompt's keys/values and next-token logits, reusing a cached prefix where there is one. */
@@ -317,3 +344,9 @@ export class BatchScheduler {
     job.outcome = { error };
   }
 }
+
+/** Positions a job's rows can reach: prompt plus every token it may generate. */
+const reach = (spec: GenerationJob) => spec.promptIds.length + spec.maxNewTokens;
+
+/** A batch cache that grows in place keeps headroom (kv.ts appendRightPadded): an eighth, at least 16. */
+const withHeadroom = (positions: number) => positions + Math.max(16, positions >> 3);

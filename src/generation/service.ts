@@ -8,7 +8,8 @@ import type { Engine } from "../engine/engine";
 import type { ModelHandle } from "../engine/registry";
 import { SchedulerBusyError, type JobResult } from "../engine/scheduler";
 import type { GenerationListener } from "../engine/sequence";
-import { ApiError } from "../errors";
+import { ApiError, badRequest } from "../errors";
+import { KvBudgetError } from "../engine/kv-budget";
 import type { ModelManifest } from "../model/manifest";
 import { planGeneration, type GenerationPlan } from "./plan";
 import type { GenerateRequest } from "./request";
@@ -104,6 +105,8 @@ async function runOnEngine(config: Config, engine: Engine, planned: PlannedGener
     });
   } catch (error) {
     // A full queue is the server's condition, not the request's: 503 with a hint when to retry.
+    // More keys/values than the isolate can ever hold for it: the request's own doing.
+    if (error instanceof KvBudgetError) throw badRequest(error.message, error.field);
     if (error instanceof SchedulerBusyError) {
       throw new ApiError(503, "overloaded", `the model is busy: ${error.message}; retry in ${error.retryAfterSeconds} s`, null, { "Retry-After": String(error.retryAfterSeconds) });
     }

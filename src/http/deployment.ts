@@ -3,7 +3,7 @@
 // entrypoint calls deploymentFor(env) itself.
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Deployment } from "../app-env";
-import { loadConfig, MODEL_RETRY_MAX_MS } from "../config";
+import { JS_RESERVE_BYTES, loadConfig, MODEL_RETRY_MAX_MS } from "../config";
 import { modelHandle } from "../engine/registry";
 import { responseCacheFor, withResponseCache } from "../generation/cached-service";
 import { engineService } from "../generation/service";
@@ -15,11 +15,11 @@ export function deploymentFor(env: Env): Deployment {
   let deployment = resolved.get(env);
   if (deployment) return deployment;
   const config = loadConfig(env);
-  const { maxBatchSize, maxQueuedRequests, prefixCacheBytes } = config.limits;
+  const { maxBatchSize, maxQueuedRequests, prefixCacheBytes, isolateMemoryBytes } = config.limits;
   const model = modelHandle(
     config.model,
     () => modelFiles(config.model, (name) => Reflect.get(env, name)),
-    { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests, prefixCacheBytes },
+    { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests, prefixCacheBytes, isolateMemoryBytes, jsReserveBytes: JS_RESERVE_BYTES },
     { baseMs: config.modelRetryMs, maxMs: MODEL_RETRY_MAX_MS },
   );
   const generation = withResponseCache(engineService(config, model), responseCacheFor(config.limits));

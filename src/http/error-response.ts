@@ -20,17 +20,28 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError(500, "internal_error", "generation failed inside the server; the request can be retried");
 }
 
-/** Log what the operator must see: unexpected failures with their stack, 503s as a warning. */
-export function reportError(error: unknown, apiError: ApiError): void {
-  if (apiError.status === 503) console.warn(apiError.message);
-  else if (apiError.status >= 500) console.error("request failed:", error instanceof Error ? error.stack : error);
+/**
+ * Log what the operator must see, as one JSON line with the request's id: unexpected failures with
+ * their stack, 503s as a warning. Client errors (4xx) are the client's business and not logged.
+ */
+export function reportError(error: unknown, apiError: ApiError, requestId: string | null = null): void {
+  if (apiError.status < 500) return;
+  const line = { event: "error", request_id: requestId, status: apiError.status, type: apiError.type, message: apiError.message };
+  if (apiError.status === 503) console.warn(JSON.stringify(line));
+  else console.error(JSON.stringify({ ...line, cause: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
 }
 
 /** The paths whose errors use OpenAI's body shape. */
-export const isOpenAIPath = (path: string): boolean => path === "/v1/completions" || path.startsWith("/v1/models");
+export const isOpenAIPath = (path: string): boolean =>
+  path === "/v1/completions" || path.startsWith("/v1/models") || path.startsWith("/v1/chat/");
 
 export interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  /** request_id: an addition OpenAI's clients ignore (they read the x-request-id header). */
+  error: { message: string; type: string; param: string | null; code: string | null; request_id?: string };
+}
+
+export interface NativeErrorBody {
+  error: { type: string; message: string; param: string | null; request_id?: string };
 }
 
 /** OpenAI's machine-readable `code` for the errors that have one. */
@@ -41,10 +52,14 @@ function openAICode(error: ApiError): string | null {
   return null;
 }
 
-export function openAIErrorBody(error: ApiError): OpenAIErrorBody {
-  return { error: { message: error.message, type: error.type, param: error.param, code: openAICode(error) } };
+export function openAIErrorBody(error: ApiError, requestId?: string): OpenAIErrorBody {
+  return { error: { message: error.message, type: error.type, param: error.param, code: openAICode(error), ...(requestId ? { request_id: requestId } : {}) } };
 }
 
-export function errorBody(error: ApiError, path: string): object {
-  return isOpenAIPath(path) ? openAIErrorBody(error) : error.toJSON();
+export function nativeErrorBody(error: ApiError, requestId?: string): NativeErrorBody {
+  return { error: { ...error.toJSON().error, ...(requestId ? { request_id: requestId } : {}) } };
+}
+
+export function errorBody(error: ApiError, path: string, requestId?: string): OpenAIErrorBody | NativeErrorBody {
+  return isOpenAIPath(path) ? openAIErrorBody(error, requestId) : nativeErrorBody(error, requestId);
 }

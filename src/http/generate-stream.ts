@@ -4,15 +4,14 @@
 //   event: token   data: {"index":0,"token_id":612,"text":" there"}
 //   event: finish  data: {"index":0,"finish_reason":"length","text":""}   (text: what was held back)
 //   event: done    data: <the /v1/generate response body>
-//   event: error   data: {"error":{"type","message","param"}}             (instead of `done`)
+//   event: error   data: {"error":{"type","message","param","request_id"}} (instead of `done`)
 //
 // The generation is prepared (validated, planned, model loaded) before the stream opens, so those
 // failures stay ordinary JSON errors with their status code.
-import type { Config } from "../config";
 import type { GenerationListener } from "../engine/sequence";
 import { generateResponseBody, type GenerationOutcome, type PreparedGeneration } from "../generation/service";
-import { reportError, toApiError } from "./error-response";
-import { logGeneration } from "./log";
+import { nativeErrorBody, reportError, toApiError } from "./error-response";
+import { recordGeneration, type GenerationLog } from "./log";
 import { eventStream, sseFrame } from "./sse";
 
 export interface StreamedGeneration {
@@ -23,7 +22,7 @@ export interface StreamedGeneration {
 
 export function streamGeneration(
   prepared: PreparedGeneration,
-  options: { signal?: AbortSignal; route: string; config: Config },
+  options: { signal?: AbortSignal; log: GenerationLog },
 ): StreamedGeneration {
   let outcome: GenerationOutcome | null = null;
   const { stream, done } = eventStream(
@@ -37,15 +36,15 @@ export function streamGeneration(
         },
       };
       outcome = await prepared.run({ signal: sink.signal, listener });
-      logGeneration(options.config, options.route, prepared.planned.request.prompt, outcome);
+      recordGeneration(options.log, prepared.planned.request.prompt, outcome);
       sink.write(sseFrame(generateResponseBody(outcome), "done"));
     },
     {
       upstream: options.signal,
       errorFrame(error) {
         const apiError = toApiError(error);
-        reportError(error, apiError);
-        return sseFrame(apiError.toJSON(), "error");
+        reportError(error, apiError, options.log.requestId);
+        return sseFrame(nativeErrorBody(apiError, options.log.requestId), "error");
       },
     },
   );

@@ -9,7 +9,8 @@ export const SERVER_VERSION: string = packageJson.version;
 
 export async function handleInfo(c: Context<AppEnv>): Promise<Response> {
   const { config, model } = c.var;
-  const manifest = await model.manifest();
+  const engine = await model.engine();
+  const { manifest, kvBudget: budget } = engine;
   return c.json({
     server: { name: packageJson.name, version: SERVER_VERSION },
     model: {
@@ -27,7 +28,18 @@ export async function handleInfo(c: Context<AppEnv>): Promise<Response> {
       files: manifest.files.map((f) => ({ path: f.path, bytes: f.bytes, sha256: f.sha256 })),
     },
     limits: describeLimits(config.limits),
+    // How the isolate's memory is shared out (null: no byte budget, ISOLATE_MEMORY_BYTES=0).
+    memory: budget && {
+      isolate_bytes: budget.isolateBytes,
+      model_bytes: budget.modelBytes,
+      js_reserve_bytes: budget.jsReserveBytes,
+      kv_budget_bytes: budget.batchBytes,
+      prefix_cache_bytes: budget.prefixCacheBytes,
+      kv_bytes_per_token: budget.bytesPerPosition,
+      tokens_in_flight: Math.floor(budget.batchBytes / budget.bytesPerPosition),
+    },
+    model_memory_bytes: engine.modelBytes,
     auth: { api_key_required: config.apiKeys.length > 0 },
-    endpoints: ["POST /v1/generate", "POST /v1/completions", "GET /v1/models", "GET /v1/info", "GET /health", "GET /openapi.json", "GET /client.js", "GET /"],
+    endpoints: ["POST /v1/generate", "POST /v1/completions", "POST /v1/tokenize", "POST /v1/detokenize", "GET /v1/models", "GET /v1/info", "GET /health", "GET /openapi.json", "GET /client.js", "GET /"],
   });
 }

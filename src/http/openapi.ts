@@ -7,6 +7,7 @@ import { perLimits, type Limits } from "../config";
 import { buildGenerateSchema } from "./generate-schema";
 import { SERVER_VERSION } from "./info";
 import { buildCompletionSchema } from "./openai/schema";
+import { detokenizeRequest, detokenizeResponse, MAX_TOKENIZE_TOKENS, tokenizeRequest, tokenizeResponse } from "./tokenize";
 
 // What generateResponseBody (generation/service.ts) returns; test/worker/info.test.ts validates
 // real responses against the document built from it.
@@ -33,7 +34,13 @@ const generateResponse = z.strictObject({
 });
 
 const errorResponse = z.object({
-  error: z.object({ type: z.string(), message: z.string(), param: z.string().nullable(), code: z.string().nullable().optional() }),
+  error: z.object({
+    type: z.string(),
+    message: z.string(),
+    param: z.string().nullable(),
+    code: z.string().nullable().optional().meta({ description: "OpenAI-compatible routes only." }),
+    request_id: z.string().optional().meta({ description: "This request's x-request-id." }),
+  }),
 });
 
 /** JSON Schema (2020-12, OpenAPI 3.1's dialect) of a request schema, as clients send it. */
@@ -71,6 +78,10 @@ export function openApiDocument(limits: Limits) {
         GenerateRequest: requestSchema(buildGenerateSchema(limits)),
         GenerateResponse: requestSchema(generateResponse),
         CompletionRequest: requestSchema(buildCompletionSchema(limits)),
+        TokenizeRequest: requestSchema(tokenizeRequest),
+        TokenizeResponse: requestSchema(tokenizeResponse),
+        DetokenizeRequest: requestSchema(detokenizeRequest),
+        DetokenizeResponse: requestSchema(detokenizeResponse),
         Error: requestSchema(errorResponse),
       },
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "Only when the server has API_KEYS." } },
@@ -97,6 +108,25 @@ export function openApiDocument(limits: Limits) {
           requestBody: { required: true, ...jsonBody("CompletionRequest") },
           responses: { "200": { description: "OpenAI `text_completion` object, or its chunks as server-sent events ending in `data: [DONE]`." }, ...errors },
         },
+      },
+      "/v1/tokenize": {
+        post: {
+          summary: `GPT-2 token ids, count and per-token text/bytes of a text (at most ${MAX_TOKENIZE_TOKENS} tokens)`,
+          security: [{}, { bearer: [] }],
+          requestBody: { required: true, ...jsonBody("TokenizeRequest") },
+          responses: { "200": { description: "The tokens.", ...jsonBody("TokenizeResponse") }, ...errors },
+        },
+      },
+      "/v1/detokenize": {
+        post: {
+          summary: "The text of GPT-2 token ids",
+          security: [{}, { bearer: [] }],
+          requestBody: { required: true, ...jsonBody("DetokenizeRequest") },
+          responses: { "200": { description: "The text.", ...jsonBody("DetokenizeResponse") }, ...errors },
+        },
+      },
+      "/v1/chat/completions": {
+        post: { summary: "Not available: GPT-2 is not a chat model (404 pointing to /v1/completions)", responses: { "404": { description: "Always.", ...jsonBody("Error") } } },
       },
       "/v1/models": { get: { summary: "OpenAI-compatible model list (the one served model)", responses: { "200": { description: "`{object: \"list\", data: [...]}`" } } } },
       "/v1/info": { get: { summary: "Model id, revision, dtype, context window, limits, server version", responses: { "200": { description: "Deployment facts" } } } },

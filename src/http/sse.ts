@@ -1,5 +1,7 @@
-// A text/event-stream body fed by an async producer. The producer gets an AbortSignal that fires
-// when the client goes away (the body is cancelled), so the decode loop stops within one step;
+// A text/event-stream body fed by an async producer. Our own rather than Hono's streamSSE: the RPC
+// entrypoint (rpc.ts generateStream) must hand another Worker a plain ReadableStream, which
+// streamSSE (a Response bound to a Hono Context) cannot give; one writer serves both transports.
+// The producer gets an AbortSignal that fires when the client goes away (the body is cancelled), so the decode loop stops within one step;
 // anything the producer throws after the stream opened goes out as a final error frame instead of
 // a dropped connection.
 

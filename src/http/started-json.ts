@@ -22,6 +22,8 @@ export interface StartedJsonOptions<T> {
   render(outcome: T): { body: unknown; headers?: Record<string, string> };
   /** Headers known before the run (e.g. x-cache); sent with the 200 once the engine starts. */
   headers: Record<string, string>;
+  /** Headers computed when the engine starts the run, just before the 200 goes out (Server-Timing). */
+  headersAtStart?: () => Record<string, string>;
   errorBody(error: ReturnType<typeof toApiError>): unknown;
 }
 
@@ -58,7 +60,7 @@ export async function startedJson<T>(c: Context<AppEnv>, options: StartedJsonOpt
     (outcome) => finish(JSON.stringify(options.render(outcome).body)),
     (error: unknown) => {
       const apiError = toApiError(error);
-      reportError(error, apiError);
+      reportError(error, apiError, c.var.requestId);
       finish(JSON.stringify(options.errorBody(apiError)));
     },
   );
@@ -71,5 +73,6 @@ export async function startedJson<T>(c: Context<AppEnv>, options: StartedJsonOpt
   // Content-Encoding identity: Cloudflare (and wrangler dev) would otherwise gzip a JSON body for
   // clients that accept it, and the compressor holds the whitespace back until the body ends —
   // then a disconnect is noticed only at the very end.
-  return new Response(stream, { status: 200, headers: { "content-type": "application/json", "content-encoding": "identity", "cache-control": "no-store", ...options.headers } });
+  const atStart = options.headersAtStart?.() ?? {};
+  return new Response(stream, { status: 200, headers: { "content-type": "application/json", "content-encoding": "identity", "cache-control": "no-store", ...options.headers, ...atStart } });
 }

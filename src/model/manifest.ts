@@ -30,6 +30,17 @@ export interface ManifestFile {
    * `hidden_states` (after ln_f) instead of taking `input_ids` and returning `logits`.
    */
   role: "graph" | "weights" | "embedding";
+  /**
+   * Where the file is stored split (static assets allow 25 MiB per file): these files, in order,
+   * hold its bytes; `path` itself does not exist. bytes/sha256 above are the joined file's.
+   */
+  parts?: ManifestPart[];
+}
+
+export interface ManifestPart {
+  path: string;
+  bytes: number;
+  sha256: string;
 }
 
 export interface ModelManifest {

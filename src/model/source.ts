@@ -4,6 +4,11 @@
 //   r2:<prefix>              the MODEL_BUCKET R2 bucket (real models; npm run model:upload)
 //   fetcher:<BINDING>/<dir>  any Fetcher binding, e.g. a service binding to a model host
 // Whatever the source, the registry checks every file's size and sha256 against the manifest.
+// A file the manifest lists as split into parts (static assets allow 25 MiB per file) reads as the
+// one file the graph names; see joiningParts.
+import type { ManifestPart } from "./manifest";
+import { verifyFile } from "./verify";
+
 export interface ModelFiles {
   /** e.g. "assets:dev/tiny-int8", for messages. */
   readonly location: string;
@@ -18,6 +23,10 @@ export class ModelSourceError extends Error {
 
 /** `binding(name)` is the Worker's binding of that name (env[name]), or undefined. */
 export function modelFiles(spec: string, binding: (name: string) => unknown): ModelFiles {
+  return joiningParts(sourceFiles(spec, binding));
+}
+
+function sourceFiles(spec: string, binding: (name: string) => unknown): ModelFiles {
   const colon = spec.indexOf(":");
   const scheme = colon < 0 ? "" : spec.slice(0, colon);
   const rest = spec.slice(colon + 1).replace(/^\/+|\/+$/g, "");
@@ -29,6 +38,70 @@ export function modelFiles(spec: string, binding: (name: string) => unknown): Mo
     return fetcherFiles(spec, bindingNamed(binding, name, spec), slash < 0 ? "" : rest.slice(slash + 1));
   }
   throw new ModelSourceError(`MODEL=${JSON.stringify(spec)} is not understood: use "assets:<dir>", "r2:<prefix>" or "fetcher:<BINDING>/<dir>"`);
+}
+
+/**
+ * Reads a split file as one: each part is checked against its own size and sha256 (so a bad part
+ * is named), then copied in order into one buffer of the whole file's size — the caller then
+ * checks the joined bytes against the file's own entry, as for any file. Which files are split
+ * is learnt from manifest.json, the first file every load reads.
+ */
+function joiningParts(files: ModelFiles): ModelFiles {
+  let split = new Map<string, ManifestPart[]>();
+  return {
+    location: files.location,
+    async read(path: string): Promise<Uint8Array> {
+      const parts = split.get(path);
+      if (!parts) {
+        const bytes = await files.read(path);
+        if (path === "manifest.json") split = splitFilesIn(bytes);
+        return bytes;
+      }
+      const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.bytes, 0));
+      let offset = 0;
+      for (const part of parts) {
+        const bytes = await files.read(part.path);
+        await verifyFile(bytes, part, files.location);
+        joined.set(bytes, offset);
+        offset += bytes.byteLength;
+      }
+      return joined;
+    },
+    async stream(path: string): Promise<ReadableStream<Uint8Array>> {
+      const parts = split.get(path);
+      if (!parts) return files.stream(path);
+      // The parts one after another; the reader checks the whole file's size and sha256.
+      let index = 0;
+      let current: ReadableStreamDefaultReader<Uint8Array> | null = null;
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          for (;;) {
+            if (!current) {
+              if (index === parts.length) return controller.close();
+              current = (await files.stream(parts[index++].path)).getReader();
+            }
+            const { done, value } = await current.read();
+            if (!done) return controller.enqueue(value);
+            current = null;
+          }
+        },
+        cancel: (reason) => current?.cancel(reason),
+      });
+    },
+  };
+}
+
+function splitFilesIn(manifestBytes: Uint8Array): Map<string, ManifestPart[]> {
+  const split = new Map<string, ManifestPart[]>();
+  try {
+    const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as { files?: Array<{ path?: unknown; parts?: unknown }> };
+    for (const file of manifest.files ?? []) {
+      if (typeof file.path === "string" && Array.isArray(file.parts)) split.set(file.path, file.parts as ManifestPart[]);
+    }
+  } catch {
+    // not JSON: parseManifest reports it
+  }
+  return split;
 }
 
 function bindingNamed(lookup: (name: string) => unknown, name: string, spec: string): Fetcher {

@@ -1,5 +1,5 @@
 // The runtime checks the manifest and every file before loading, and says exactly what is wrong.
-import { MANIFEST_FORMAT, type ManifestFile, type ModelManifest } from "./manifest";
+import { MANIFEST_FORMAT, type ManifestFile, type ManifestPart, type ModelManifest } from "./manifest";
 
 export class ModelFileError extends Error {
   override name = "ModelFileError";
@@ -26,16 +26,21 @@ export function parseManifest(bytes: Uint8Array, location: string): ModelManifes
   const padding = manifest.io?.kv_padding;
   if (padding !== undefined && padding !== "left" && padding !== "right") throw fail(`io.kv_padding is ${JSON.stringify(padding)}, expected "left" or "right"`);
   if (!Array.isArray(manifest.files) || !manifest.files.some((f) => f.role === "graph")) throw fail("no graph file listed");
+  const wellFormed = (f: ManifestPart) =>
+    typeof f?.path === "string" && !f.path.includes("..") && /^[0-9a-f]{64}$/.test(f.sha256) && Number.isInteger(f.bytes);
   for (const file of manifest.files) {
-    if (typeof file.path !== "string" || file.path.includes("..") || !/^[0-9a-f]{64}$/.test(file.sha256) || !Number.isInteger(file.bytes) || !FILE_ROLES.includes(file.role)) {
-      throw fail(`file entry ${JSON.stringify(file)} is malformed`);
-    }
+    if (!wellFormed(file) || !FILE_ROLES.includes(file.role)) throw fail(`file entry ${JSON.stringify(file)} is malformed`);
+    if (file.parts === undefined) continue;
+    if (!Array.isArray(file.parts) || file.parts.length === 0 || !file.parts.every(wellFormed)) throw fail(`${file.path}: parts are malformed`);
+    const joined = file.parts.reduce((sum, part) => sum + part.bytes, 0);
+    if (joined !== file.bytes) throw fail(`${file.path}: its parts add up to ${joined} bytes, not ${file.bytes}`);
   }
   if (manifest.files.filter((f) => f.role === "embedding").length > 1) throw fail("more than one embedding file listed");
   return manifest;
 }
 
-export async function verifyFile(bytes: Uint8Array, file: ManifestFile, location: string): Promise<void> {
+/** Checks bytes against a manifest entry (a file, or one part of a split file). */
+export async function verifyFile(bytes: Uint8Array, file: ManifestPart, location: string): Promise<void> {
   checkSize(bytes.byteLength, file, location);
   checkDigest(await crypto.subtle.digest("SHA-256", bytes), file, location);
 }
@@ -72,13 +77,13 @@ export async function verifyStream(body: ReadableStream<Uint8Array>, file: Manif
   checkDigest(await hash, file, location);
 }
 
-function checkSize(bytes: number, file: ManifestFile, location: string): void {
+function checkSize(bytes: number, file: ManifestPart, location: string): void {
   if (bytes !== file.bytes) {
     throw new ModelFileError(`${location}/${file.path} is ${bytes} bytes, manifest says ${file.bytes} (truncated or replaced?)`);
   }
 }
 
-function checkDigest(digest: ArrayBuffer, file: ManifestFile, location: string): void {
+function checkDigest(digest: ArrayBuffer, file: ManifestPart, location: string): void {
   const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
   if (hex !== file.sha256) {
     throw new ModelFileError(`${location}/${file.path} has sha256 ${hex}, manifest says ${file.sha256} (corrupt or from another conversion)`);

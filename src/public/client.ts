@@ -15,20 +15,25 @@ export const CLIENT_JS = String.raw`// Edge GPT-2 browser client (ES module, no 
 //     if (event.type === "token") output.textContent += event.text;
 //   }
 //
+//   const { count } = await gpt2.tokenize("How many tokens is this?");   // before sending a prompt
+//   const { text } = await gpt2.detokenize([15496, 995]);
+//
 // Requests are /v1/generate bodies. Stream events: {type: "token", index, token_id, text},
 // {type: "finish", index, finish_reason, text}, and last {type: "done", ...the JSON response}.
-// Failures throw EdgeGpt2Error with status, type, param (the field at fault) and message.
+// Failures throw EdgeGpt2Error with status, type, param (the field at fault), message and
+// requestId (the response's x-request-id: quote it when reporting a problem).
 
 const DEFAULT_BASE_URL = new URL(".", import.meta.url).href;
 
 export class EdgeGpt2Error extends Error {
-  constructor(status, body) {
+  constructor(status, body, requestId) {
     const error = (body && body.error) || {};
     super(error.message || "HTTP " + status);
     this.name = "EdgeGpt2Error";
     this.status = status;
     this.type = error.type || null;
     this.param = error.param || null;
+    this.requestId = error.request_id || requestId || null;
   }
 }
 
@@ -41,13 +46,26 @@ export class EdgeGpt2 {
 
   /** The whole response at once. options.signal aborts it. */
   async generate(request, options = {}) {
-    const response = await this.post(Object.assign({}, request, { stream: false }), options.signal);
-    return response.json();
+    const response = await this.post("v1/generate", Object.assign({}, request, { stream: false }), options.signal);
+    const body = await response.json();
+    // A failure after the 200 went out (the model broke mid-run) ends the body with the error.
+    if (body.error) throw new EdgeGpt2Error(500, body, response.headers.get("x-request-id"));
+    return body;
+  }
+
+  /** GPT-2's tokens of text: {count, ids, tokens: [{id, text, bytes}]} (text null inside a character). */
+  async tokenize(text, options = {}) {
+    return (await this.post("v1/tokenize", { text }, options.signal)).json();
+  }
+
+  /** The text of token ids: {text}. */
+  async detokenize(tokens, options = {}) {
+    return (await this.post("v1/detokenize", { tokens }, options.signal)).json();
   }
 
   /** Async iterator over token events. Abort options.signal (or break out of the loop) to stop. */
   async *stream(request, options = {}) {
-    const response = await this.post(Object.assign({}, request, { stream: true }), options.signal);
+    const response = await this.post("v1/generate", Object.assign({}, request, { stream: true }), options.signal);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     try {
@@ -60,7 +78,7 @@ export class EdgeGpt2 {
           const frame = parseFrame(buffer.slice(0, end));
           buffer = buffer.slice(end + 2);
           if (frame === null) continue;
-          if (frame.event === "error") throw new EdgeGpt2Error(response.status, frame.data);
+          if (frame.event === "error") throw new EdgeGpt2Error(response.status, frame.data, response.headers.get("x-request-id"));
           yield Object.assign({ type: frame.event }, frame.data);
           if (frame.event === "done") return;
         }
@@ -71,16 +89,16 @@ export class EdgeGpt2 {
     }
   }
 
-  async post(body, signal) {
+  async post(path, body, signal) {
     const headers = { "content-type": "application/json" };
     if (this.apiKey) headers.authorization = "Bearer " + this.apiKey;
-    const response = await fetch(new URL("v1/generate", this.baseUrl), {
+    const response = await fetch(new URL(path, this.baseUrl), {
       method: "POST",
       headers,
       body: JSON.stringify(body),
       signal,
     });
-    if (!response.ok) throw new EdgeGpt2Error(response.status, await response.json().catch(() => null));
+    if (!response.ok) throw new EdgeGpt2Error(response.status, await response.json().catch(() => null), response.headers.get("x-request-id"));
     return response;
   }
 }

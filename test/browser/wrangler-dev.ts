@@ -1,10 +1,11 @@
-// Starts the Worker with `wrangler dev` on free ports (so parallel runs do not collide), waits
-// until it serves, and keeps its output for assertions about what the Worker logged.
+// Starts the Worker exactly as README says, `npm run dev -- --port <port>`, on free ports (so
+// parallel runs do not collide), waits until it serves, and keeps its output for assertions about
+// what the Worker logged.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { freePort } from "../../tools/lib/free-port";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -15,31 +16,40 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+export { freePort };
+
+export interface DevOptions {
+  /** --var overrides. */
+  vars?: Record<string, string>;
+  /**
+   * The path polled until it answers 200. /health loads the model; a test that wants to see the
+   * first request wait for the model polls a static path (/client.js) instead.
+   */
+  readyPath?: string;
+  /** Another Worker's wrangler config (default: this one's). */
+  config?: string;
+  /** Extra environment for wrangler, e.g. WRANGLER_REGISTRY_PATH so sessions find each other. */
+  env?: Record<string, string>;
 }
 
-export async function startWranglerDev(vars: Record<string, string> = {}): Promise<DevServer> {
+export async function startWranglerDev(options: DevOptions = {}): Promise<DevServer> {
+  const { vars = {}, readyPath = "/health" } = options;
   const port = await freePort();
   const persist = await mkdtemp(path.join(tmpdir(), "edge-gpt2-dev-"));
   const args = [
-    path.join(root, "node_modules/wrangler/bin/wrangler.js"), "dev",
+    "run", "dev", "--",
     "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()),
     "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "log",
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+    ...(options.config ? ["--config", options.config] : []),
   ];
-  // process.execPath: the Node that runs the tests (npm scripts bring Node 22, which wrangler needs).
-  const child: ChildProcess = spawn(process.execPath, args, {
+  // npm runs wrangler with the node@22 dev dependency, whatever Node runs the tests. Its own
+  // process group, so stop() reaches wrangler and workerd under npm.
+  const child: ChildProcess = spawn("npm", args, {
     cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
@@ -51,9 +61,16 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
     url,
     output: () => output,
     async stop() {
-      if (child.exitCode === null) child.kill("SIGTERM");
+      const group = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, signal);
+        } catch {
+          // the group is gone already
+        }
+      };
+      group("SIGTERM");
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill("SIGKILL");
+      group("SIGKILL");
       await rm(persist, { recursive: true, force: true });
     },
   };
@@ -61,12 +78,12 @@ export async function startWranglerDev(vars: Record<string, string> = {}): Promi
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
     try {
-      if ((await fetch(`${url}/health`)).ok) return server;
+      if ((await fetch(`${url}${readyPath}`)).ok) return server;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 250));
   }
   await server.stop();
-  throw new Error(`wrangler dev did not serve ${url}/health within 90 s:\n${output}`);
+  throw new Error(`wrangler dev did not serve ${url}${readyPath} within 90 s:\n${output}`);
 }

@@ -9,6 +9,7 @@ import { writeOnnxModelFolder } from "../../tools/fetch/onnx-export";
 import { writeSyntheticCheckpoint } from "../../tools/synth/index";
 import { writeBrokenModels } from "./broken-models";
 import { MODEL_CACHE_DIR, REFERENCE_DIR } from "./model-files";
+import { writeServedOutlierModels } from "../tools/outlier-checkpoint";
 
 export const REFERENCE_CHECKPOINTS = ["tiny-a", "tiny-b"] as const;
 
@@ -56,6 +57,8 @@ export default async function setup(): Promise<void> {
   await convertCheckpoint(synthDir, { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, "synthetic-int8"), name: "synthetic-int8" });
   await writeBrokenModels(path.join(MODEL_CACHE_DIR, "synthetic-int8"), MODEL_CACHE_DIR);
   await writeCorruptEmbedding(path.join(MODEL_CACHE_DIR, "synthetic-int8"), path.join(MODEL_CACHE_DIR, "broken-embedding"));
+  // A small checkpoint with GPT-2-like activation outliers, for int8 accuracy in workerd (int8.test.ts).
+  await writeServedOutlierModels(MODEL_CACHE_DIR);
   await writeFile(path.join(MODEL_CACHE_DIR, "available.json"), JSON.stringify({ reference: available }));
 }
 

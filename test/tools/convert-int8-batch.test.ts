@@ -43,7 +43,7 @@ describe(`int8 ${NAME}: per-row activation quantization is batch-invariant`, () 
     await convertCheckpoint(src, { dtype: "int8", outDir: `${CACHE_DIR}${NAME}-int8-per-tensor`, int8: { activations: "per-tensor" }, embedding: "graph" });
     perRow = await loadModel(`${CACHE_DIR}${NAME}-int8-last`);
     perTensor = await loadModel(`${CACHE_DIR}${NAME}-int8-per-tensor`);
-  });
+  }, 120_000); // two conversions, each with a calibration pass
 
   it("gives a sequence exactly the same logits alone and batched with another row", async () => {
     expect(target.length).toBeLessThan(neighbour.length); // so the target row is padded

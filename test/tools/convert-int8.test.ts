@@ -44,7 +44,7 @@ describe.each(CHECKPOINTS)("int8 %s", (name) => {
       logits: "all",
     });
     for (const kind of ["fp32", "int8", "int8-yardstick"]) models[kind] = await loadModel(`${CACHE_DIR}${name}-${kind}`);
-  });
+  }, 120_000); // three conversions, each with a calibration pass
 
   it("is at least as accurate as the README yardstick", async () => {
     const { fp32, int8 } = models;

@@ -1,19 +1,23 @@
 // model:fetch against a local stand-in for the Hugging Face hub (same URL layout and headers): a
 // checkpoint download that survives a dropped connection, Range semantics (206 / 200 / 416), a
 // sha256 mismatch refused, a missing repo explained, and an Optimum / transformers.js ONNX export.
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { createServer, type AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadFile } from "../../tools/fetch/download.js";
 import { fetchModel, type FetchOptions } from "../../tools/fetch/index.js";
+import { NetworkError } from "../../tools/fetch/network.js";
 import { pickOnnxExport } from "../../tools/fetch/onnx-export.js";
 import type { Progress } from "../../tools/fetch/progress.js";
 import { writeSyntheticCheckpoint } from "../../tools/synth/index.js";
 import { startFakeHub, type FakeHub } from "./fetch-hub-server.js";
 import { CACHE_DIR, REFERENCE_DIR } from "./reference.js";
 
+const ROOT = resolve(import.meta.dirname, "../..");
 const TOKEN = "hf_test_token";
 const REPO = "synthetic/tiny-gpt2";
 const root = `${CACHE_DIR}fetch/`;
@@ -174,5 +178,41 @@ describe("model:fetch of an Optimum / transformers.js ONNX export", () => {
     expect(pickOnnxExport(merged, "int8")).toEqual({ graph: "onnx/decoder_model_merged_quantized.onnx", externalData: [] });
     expect(pickOnnxExport(["onnx/model.onnx", "onnx/model_int8.onnx", "onnx/model_q4.onnx"], "int8")?.graph).toBe("onnx/model_int8.onnx");
     expect(pickOnnxExport(["onnx/model_q4.onnx", "model.safetensors"], "int8")).toBeNull();
+  });
+});
+
+describe("model:fetch without network", () => {
+  // A loopback port nothing listens on: the connection is refused at once, as with no network.
+  const refusedEndpoint = async () => {
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((done) => server.close(done));
+    return `http://127.0.0.1:${port}`;
+  };
+
+  it("names the URL, the cause and what to do instead of a bare 'fetch failed'", async () => {
+    const endpoint = await refusedEndpoint();
+    const error = await fetchModel(options("offline", { endpoint })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect((error as NetworkError).code).toBe("ECONNREFUSED");
+    expect((error as Error).message).toBe(
+      `cannot reach ${endpoint}/api/models/${REPO}/tree/main?recursive=true — ECONNREFUSED: the connection was refused ` +
+        "(nothing listens at that address and port). Check the network connection and proxy settings, and HF_ENDPOINT " +
+        "if you set it; without network, convert a checkpoint you already have: npm run model:convert -- <checkpoint-dir>",
+    );
+  });
+
+  it("the CLI prints that message (and exits 1) for HF_ENDPOINT pointing nowhere", async () => {
+    const endpoint = await refusedEndpoint();
+    const run = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["tools/fetch.ts", "gpt2", "--cache", `${root}offline-cli`], {
+      cwd: ROOT, env: { ...process.env, HF_ENDPOINT: endpoint }, encoding: "utf8", timeout: 60_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toMatch(new RegExp(
+      `^model:fetch failed: cannot reach ${endpoint}/api/models/openai-community/gpt2/tree/main\\?recursive=true — ECONNREFUSED: .*` +
+        "npm run model:convert -- <checkpoint-dir>$",
+    ));
+    expect(run.stderr).not.toMatch(/^fetch failed$/m);
   });
 });

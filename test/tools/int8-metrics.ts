@@ -1,45 +1,17 @@
 // int8-vs-fp32 accuracy under teacher forcing, as the reference README's yardstick defines it:
 // feed the same token sequence to both models and compare the next-token distributions at every
 // position — top-1 agreement and mean KL(fp32 ‖ int8).
-import { forward, logitsAt, argmax, type LoadedModel } from "./ort-runner.js";
+import { compareLogits, type Int8Figures } from "./logit-figures.js";
+import { forward, type LoadedModel } from "./ort-runner.js";
 
-export interface Int8Figures {
-  positions: number;
-  top1Agreement: number;
-  meanKL: number;
-}
+export { compareLogits, klDivergence, pooled, type Int8Figures } from "./logit-figures.js";
+
 
 export async function teacherForcedAgreement(fp32: LoadedModel, int8: LoadedModel, tokens: number[]): Promise<Int8Figures> {
   const V = fp32.vocab;
   const S = tokens.length;
   const [a, b] = [(await forward(fp32, [tokens])).logits, (await forward(int8, [tokens])).logits];
-  let agree = 0;
-  let kl = 0;
-  for (let pos = 0; pos < S; pos++) {
-    const p = logitsAt(a, S, V, 0, pos);
-    const q = logitsAt(b, S, V, 0, pos);
-    if (argmax(p) === argmax(q)) agree++;
-    kl += klDivergence(p, q);
-  }
-  return { positions: S, top1Agreement: agree / S, meanKL: kl / S };
-}
-
-/** KL(softmax(p) ‖ softmax(q)) in float64. */
-export function klDivergence(p: Float32Array, q: Float32Array): number {
-  const lp = logSoftmax(p);
-  const lq = logSoftmax(q);
-  let kl = 0;
-  for (let i = 0; i < p.length; i++) kl += Math.exp(lp[i]) * (lp[i] - lq[i]);
-  return kl;
-}
-
-function logSoftmax(x: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of x) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of x) sum += Math.exp(v - max);
-  const logZ = max + Math.log(sum);
-  return Float64Array.from(x, (v) => v - logZ);
+  return compareLogits(a, b, S, V);
 }
 
 /** Deterministic token ids (mulberry32) so the "random tokens" figure is reproducible. */

@@ -18,7 +18,7 @@ beforeAll(async () => {
   await rm(root, { recursive: true, force: true });
   await writeSyntheticCheckpoint({ layers: 1, embd: 16, heads: 2, seed: 5, positions: 32, vocab: 300, outDir: `${root}checkpoint` });
   await convertCheckpoint(`${root}checkpoint`, { dtype: "int8", outDir: modelDir, name: "upload-test" });
-});
+}, 120_000); // the int8 conversion runs a calibration pass
 
 describe("model:upload", () => {
   it("refuses a folder whose files do not match the manifest, before uploading anything", async () => {

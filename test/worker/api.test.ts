@@ -72,7 +72,8 @@ describe("POST /v1/generate", () => {
 
   it("ends with finish_reason time when the wall-clock budget is spent mid-generation", async () => {
     const slow = { prompt: "Slow", max_new_tokens: 512, min_new_tokens: 512, do_sample: true, num_return_sequences: 8, cache: false };
-    const response = await postJson("/v1/generate", slow, MODEL, { GENERATION_TIMEOUT_MS: "1500" });
+    // tiny-a: a 1024-token window, so 8 × 512 steps certainly outlast 1.5 s.
+    const response = await postJson("/v1/generate", slow, "tiny-a-int8", { GENERATION_TIMEOUT_MS: "1500" });
     const body = (await response.json()) as { generations: { finish_reason: string; token_ids: number[] }[] };
     expect(response.status).toBe(200);
     expect(body.generations[0].finish_reason).toBe("time");

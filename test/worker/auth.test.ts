@@ -42,7 +42,9 @@ describe("API keys", () => {
   it("/v1/completions answers 401 in OpenAI's shape (code invalid_api_key)", async () => {
     const response = await post("/v1/completions", { model: "synthetic-int8", prompt: "x" }, keyed, bearer("nope"));
     expect(response.status).toBe(401);
-    expect(await response.json()).toEqual({ error: { message: "the API key is not valid", type: "authentication_error", param: null, code: "invalid_api_key" } });
+    expect(await response.json()).toEqual({
+      error: { message: "the API key is not valid", type: "authentication_error", param: null, code: "invalid_api_key", request_id: response.headers.get("x-request-id") },
+    });
   });
 
   it("discovery routes, the page, the client and CORS preflights need no key", async () => {

@@ -33,6 +33,8 @@ describe("a broken model answers 503 with the reason, then recovers", () => {
     expect((await postJson("/v1/generate", { prompt: "x", top_p: 2 }, model)).status).toBe(400);
 
     // The same isolate serves a good model on the next request: the failed load was not kept.
-    expect((await postJson("/v1/generate", { prompt: "x", max_new_tokens: 2 }, "synthetic-int8")).status).toBe(200);
+    const recovered = await postJson("/v1/generate", { prompt: "x", max_new_tokens: 2 }, "synthetic-int8");
+    expect(recovered.status).toBe(200);
+    expect(((await recovered.json()) as { generations: unknown[] }).generations).toHaveLength(1);
   });
 });

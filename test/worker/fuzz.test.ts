@@ -74,9 +74,10 @@ async function problemsOf(route: Route, fuzz: FuzzCase, response: Response): Pro
 function errorProblems(route: Route, fuzz: FuzzCase, body: Json): string[] {
   const error = body?.error;
   const problems: string[] = [];
-  const keys = route === "generate" ? ["message", "param", "type"] : ["code", "message", "param", "type"];
+  const keys = route === "generate" ? ["message", "param", "request_id", "type"] : ["code", "message", "param", "request_id", "type"];
   if (!error || Object.keys(error).sort().join() !== keys.join()) return [`error body is not {error:{${keys}}}: ${JSON.stringify(body).slice(0, 300)}`];
   if (typeof error.type !== "string" || !error.type) problems.push("error.type is not a string");
+  if (typeof error.request_id !== "string" || !error.request_id) problems.push("error.request_id is not a string");
   if (typeof error.message !== "string" || error.message.length < 8) problems.push(`error.message says nothing: ${JSON.stringify(error.message)}`);
   if (error.param !== null && typeof error.param !== "string") problems.push(`error.param is ${JSON.stringify(error.param)}`);
   if (route === "completions" && error.code !== null && typeof error.code !== "string") problems.push(`error.code is ${JSON.stringify(error.code)}`);

@@ -22,6 +22,29 @@ describe("GET /v1/info", () => {
     expect(info.auth).toEqual({ api_key_required: false });
   });
 
+  it("reports how the isolate's memory is shared out, and a request that can never fit the KV budget is a 400 naming the field", async () => {
+    // The test isolates run without a byte budget (vitest.config.ts): this one sets its own, for the
+    // same model under another name (so another engine), with room for about 40 tokens.
+    const plain = (await (await get("/v1/info")).json()) as { memory: null; model_memory_bytes: number };
+    expect(plain.memory).toBeNull();
+    const jsReserve = 12 * 2 ** 20;
+    const perToken = 3 * 1 * 2 * 32 * 4; // synthetic: 1 layer × 32 wide, fp32 keys and values, 3 copies
+    const isolate = plain.model_memory_bytes + jsReserve + Math.ceil((40 * perToken * 4) / 3);
+    const tight = { ISOLATE_MEMORY_BYTES: String(isolate) };
+    const model = `fetcher:TEST_MODELS/${MODEL}/`;
+    const tightInfo = (await (await app.request("/v1/info", {}, envFor(model, tight))).json()) as { memory: Record<string, number> };
+    const memory = tightInfo.memory;
+    expect(memory.isolate_bytes).toBe(isolate);
+    expect(memory.kv_bytes_per_token).toBe(perToken);
+    expect(memory.kv_budget_bytes + memory.prefix_cache_bytes).toBe(Math.max(0, isolate - memory.model_bytes - jsReserve));
+    const room = memory.tokens_in_flight;
+    expect(room).toBeLessThan(60);
+    const tooLong = await postJson("/v1/generate", { prompt: "x", max_new_tokens: room + 2, cache: false }, model, tight);
+    expect(tooLong.status).toBe(400);
+    expect(((await tooLong.json()) as { error: { param: string; message: string } }).error).toMatchObject({ param: "max_new_tokens", message: expect.stringMatching(/keys\/values/) });
+    if (room >= 4) expect((await postJson("/v1/generate", { prompt: "x", max_new_tokens: 2, cache: false }, model, tight)).status).toBe(200);
+  });
+
   it("503 with the reason while the model cannot load", async () => {
     const response = await app.request("/v1/info", {}, envFor("fetcher:TEST_MODELS/no-such-model"));
     expect(response.status).toBe(503);

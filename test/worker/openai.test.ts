@@ -150,6 +150,32 @@ describe("OpenAI-shaped errors", () => {
 
   it("native routes keep the native error shape (no `code`)", async () => {
     const body = (await (await postJson("/v1/generate", { prompt: 1 }, SMALL)).json()) as { error: object };
-    expect(Object.keys(body.error).sort()).toEqual(["message", "param", "type"]);
+    expect(Object.keys(body.error).sort()).toEqual(["message", "param", "request_id", "type"]);
+  });
+});
+
+describe("openai client → /v1/chat/completions", () => {
+  it("raises NotFoundError pointing to /v1/completions, with the server's request id", async () => {
+    const model = await servedModel(worker);
+    const error = await worker.chat.completions.create({ model, messages: [{ role: "user", content: "Hi" }] }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    const notFound = error as InstanceType<typeof OpenAI.NotFoundError>;
+    expect(notFound.status).toBe(404);
+    expect(notFound.message).toMatch(/GPT-2 is not a chat model.*POST \/v1\/completions/);
+    expect(notFound.error).toMatchObject({ type: "not_found", param: null, code: null });
+    expect(notFound.requestID).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers 404 in OpenAI's shape for any method", async () => {
+    for (const method of ["GET", "POST", "PUT", "DELETE"]) {
+      const response = await app.request("/v1/chat/completions", { method }, envFor(SMALL));
+      expect(response.status, method).toBe(404);
+      const body = (await response.json()) as { error: Record<string, unknown> };
+      expect(Object.keys(body.error).sort()).toEqual(["code", "message", "param", "request_id", "type"]);
+      expect(body.error.message).toContain("/v1/completions");
+    }
   });
 });

@@ -4,8 +4,10 @@ export default {
   async fetch(request, env) {
     const { pathname } = new URL(request.url);
     const body = await request.json();
+    // The caller's own request id, passed on so both Workers' logs share it.
+    const options = request.headers.has("x-request-id") ? { requestId: request.headers.get("x-request-id") } : undefined;
     try {
-      if (pathname === "/generate") return Response.json(await env.GPT2.generate(body));
+      if (pathname === "/generate") return Response.json(await env.GPT2.generate(body, options));
       if (pathname === "/stream") {
         const stream = await env.GPT2.generateStream(body);
         return new Response(stream, { headers: { "content-type": "text/event-stream" } });
@@ -21,7 +23,7 @@ export default {
     } catch (error) {
       // What crosses the RPC boundary, as the caller sees it.
       const { name, message, status = null, type = null, param = null } = error;
-      return Response.json({ thrown: { name, message, status, type, param } }, { status: 502 });
+      return Response.json({ thrown: { name, message, status, type, param, ownKeys: Object.keys(error) } }, { status: 502 });
     }
   },
 };

@@ -3,11 +3,12 @@
 // Worker under test serves its default model (as a deployment would).
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { encodeGpt2ErrorMessage, gpt2ErrorOf } from "../../src/rpc-client";
 import { readEvents } from "./sse-helpers";
 
 const caller = (env as unknown as { RPC_CALLER: Fetcher }).RPC_CALLER;
-const call = (path: string, body: unknown) =>
-  caller.fetch(`http://rpc-caller${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const call = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  caller.fetch(`http://rpc-caller${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
 
 describe("Gpt2Service over a service binding", () => {
   afterEach(() => vi.restoreAllMocks());
@@ -48,17 +49,47 @@ describe("Gpt2Service over a service binding", () => {
     expect((await call("/generate", { prompt: "Next", max_new_tokens: 2 })).status).toBe(200);
   });
 
-  it("a bad request is thrown as an error naming status, type and field", async () => {
-    const response = await call("/generate", { prompt: "x", top_p: 2 });
+  it("a bad request is thrown as an error whose status, type, field and request id gpt2ErrorOf reads from the message", async () => {
+    const response = await call("/generate", { prompt: "x", top_p: 2 }, { "x-request-id": "caller-trace-1" });
     expect(response.status).toBe(502);
-    const { thrown } = (await response.json()) as { thrown: Record<string, unknown> };
-    expect(thrown).toMatchObject({ name: "ApiError", status: 400, type: "invalid_request_error", param: "top_p" });
-    expect(thrown.message).toBe("top_p must be a number greater than 0 and at most 1");
+    const { thrown } = (await response.json()) as { thrown: { name: string; message: string } };
+    // Only name and message are relied on: separate Workers lose own properties (test/dev/rpc-sessions.test.ts).
+    const details = gpt2ErrorOf(new Error(thrown.message));
+    // The message the HTTP route gives for the same body.
+    const http = await exports.default.fetch("http://localhost/v1/generate", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "x", top_p: 2 }) });
+    const { error } = (await http.json()) as { error: { message: string } };
+    expect(details).toEqual({ status: 400, type: "invalid_request_error", param: "top_p", request_id: "caller-trace-1", message: error.message });
+    expect(thrown.message.startsWith(`${error.message} [edge-gpt2 {`)).toBe(true);
+  });
+
+  it("the caller's request id is in the service's log line", async () => {
+    const logged: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void logged.push(String(line)));
+    expect((await call("/generate", { prompt: "traced", max_new_tokens: 2 }, { "x-request-id": "caller-trace-2" })).status).toBe(200);
+    await vi.waitFor(() => expect(logged.join("\n")).toMatch(/"request_id":"caller-trace-2","route":"rpc:generate"/));
   });
 
   it("generate() refuses stream: true and points to generateStream()", async () => {
     const response = await call("/generate", { prompt: "x", stream: true });
-    const { thrown } = (await response.json()) as { thrown: Record<string, unknown> };
-    expect(thrown).toMatchObject({ status: 400, param: "stream" });
+    const { thrown } = (await response.json()) as { thrown: { message: string } };
+    expect(gpt2ErrorOf(new Error(thrown.message))).toMatchObject({ status: 400, param: "stream" });
+  });
+});
+
+describe("gpt2ErrorOf", () => {
+  const details = { status: 400, type: "invalid_request_error", param: 'a] [edge-gpt2 {"x', request_id: "r1", message: 'unknown field(s): "a] [edge-gpt2 {"' };
+
+  it("reads back what the server encoded, whatever the text contains, with a transport's name prefix or not", () => {
+    const message = encodeGpt2ErrorMessage(details);
+    expect(gpt2ErrorOf(new Error(message))).toEqual(details);
+    expect(gpt2ErrorOf(new Error(`ApiError: ${message}`))).toEqual(details);
+    expect(gpt2ErrorOf(new Error(`Error: ${message}`))).toEqual(details);
+  });
+
+  it("reads own properties where the runtime kept them; null for other errors", () => {
+    expect(gpt2ErrorOf(Object.assign(new Error("busy"), { status: 503, type: "overloaded", param: null }))).toEqual({ status: 503, type: "overloaded", param: null, request_id: null, message: "busy" });
+    expect(gpt2ErrorOf(new Error("network connection lost"))).toBeNull();
+    expect(gpt2ErrorOf(new Error("x [edge-gpt2 not json]"))).toBeNull();
+    expect(gpt2ErrorOf("a string")).toBeNull();
   });
 });

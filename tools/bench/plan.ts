@@ -14,10 +14,16 @@ export interface SpeedPlan {
   /** Batching: this many concurrent requests against one, each generating batchTokens tokens. */
   batchRows: number;
   batchTokens: number;
+  /** Isolate memory (tools/bench/isolate-phases.ts): rows × tokens generated at once, then a mix of
+   * whole requests (tools/bench/mixed-requests.ts), so many in flight at a time. */
+  isolateRows: number;
+  isolateTokens: number;
+  mixedRequests: number;
+  mixedConcurrency: number;
 }
 
-export const FULL_PLAN: SpeedPlan = { prefillTokens: 128, contexts: [16, 128, 512], decodeSteps: 16, memoryTokens: 256, prefixTokens: 512, batchRows: 8, batchTokens: 32 };
-export const QUICK_PLAN: SpeedPlan = { prefillTokens: 32, contexts: [16, 64], decodeSteps: 3, memoryTokens: 16, prefixTokens: 48, batchRows: 4, batchTokens: 8 };
+export const FULL_PLAN: SpeedPlan = { prefillTokens: 128, contexts: [16, 128, 512], decodeSteps: 16, memoryTokens: 256, prefixTokens: 512, batchRows: 8, batchTokens: 32, isolateRows: 8, isolateTokens: 128, mixedRequests: 100, mixedConcurrency: 4 };
+export const QUICK_PLAN: SpeedPlan = { prefillTokens: 32, contexts: [16, 64], decodeSteps: 3, memoryTokens: 16, prefixTokens: 48, batchRows: 4, batchTokens: 8, isolateRows: 4, isolateTokens: 16, mixedRequests: 20, mixedConcurrency: 4 };
 
 /** Speed figures of one engine on one model; times in milliseconds. */
 export interface EngineResult {

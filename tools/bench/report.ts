@@ -5,6 +5,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
 import type { EngineResult, SpeedPlan } from "./plan.js";
 import type { MemoryResult, ModelResult } from "./run.js";
+import { ISOLATE_METHOD, isolateTable } from "./isolate-report.js";
 
 const MiB = 2 ** 20;
 const root = resolve(import.meta.dirname, "../..");
@@ -144,6 +145,12 @@ export function benchmarksMarkdown(results: Record<string, ModelResult>, plan: S
     "## Memory (int8)",
     "",
     ...memoryTable(results),
+    "",
+    "## Isolate memory as the platform counts it (int8)",
+    "",
+    ISOLATE_METHOD,
+    "",
+    ...isolateTable(Object.fromEntries(Object.entries(results).map(([model, r]) => [model, r.isolate]))),
     "",
     "## Batching (int8)",
     "",

@@ -8,6 +8,7 @@ import { loadPlain } from "./plain-load.js";
 import { measurePlain, median, type OrtPackage } from "./plain-loop.js";
 import type { EngineResult, SpeedPlan } from "./plan.js";
 import { startBenchWorker } from "./workerd.js";
+import { benchIsolate, type IsolateResult } from "./isolate-phases.js";
 
 export interface MemoryResult {
   weightBytes: number;
@@ -42,6 +43,8 @@ export interface ModelResult {
   plainWeb: EngineResult;
   native: EngineResult;
   memory: MemoryResult;
+  /** The isolate as the platform counts it (JS heap + ArrayBuffers + WASM), through each phase. */
+  isolate: IsolateResult;
   cache: CacheResult;
   batch: BatchResult;
 }
@@ -54,6 +57,9 @@ interface Generation {
 }
 
 export async function benchModel(folder: string, weightBytes: number, plan: SpeedPlan, log: (line: string) => void): Promise<ModelResult> {
+  log(`${folder}: isolate memory through load, generations and mixed requests (own workerd)…`);
+  const isolate = await benchIsolate(folder, weightBytes, plan);
+  log(`${folder}: mixed requests answered ${Object.entries(isolate.mixedStatuses).map(([status, n]) => `${n} × HTTP ${status}`).join(", ")}`);
   log(`${folder}: our Worker in workerd…`);
   const { ours, memory, cache, plainWorkerd, batch } = await benchWorker(folder, weightBytes, plan);
   const dir = join(BENCH_DIR, plainFolder(folder));
@@ -68,7 +74,7 @@ export async function benchModel(folder: string, weightBytes: number, plan: Spee
   const nat = await loadPlain(ortNode as unknown as OrtPackage, dir, nativeOptions, true);
   const native = await measurePlain(ortNode as unknown as OrtPackage, nat, plan);
   await nat.session.release();
-  return { ours, plainWorkerd, plainWeb, native, memory, cache, batch };
+  return { ours, plainWorkerd, plainWeb, native, memory, isolate, cache, batch };
 }
 
 /** A fresh workerd per model, so memory figures start from an empty isolate. */

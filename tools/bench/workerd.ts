@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve, sep } from "node:path";
 import { unstable_dev } from "wrangler";
+import { freePort } from "../lib/free-port.js";
 
 const CONFIG = resolve(import.meta.dirname, "wrangler.toml");
 const ENTRY = resolve(import.meta.dirname, "worker.ts");
@@ -13,9 +14,13 @@ const ENTRY = resolve(import.meta.dirname, "worker.ts");
 export interface BenchWorker {
   /** POST a JSON body to the bench Worker and return its JSON answer. */
   call<T>(path: string, body: Record<string, unknown>): Promise<T>;
+  /** A request that only enters the isolate (the inspector's queued GC runs then). */
+  ping(): Promise<unknown>;
   /** Current and peak resident set size of the workerd process, bytes. */
   rss(): Promise<{ current: number; peak: number }>;
   origin: string;
+  /** V8 inspector of the isolate (tools/lib/isolate-memory.ts reads its memory through it). */
+  inspectorPort: number;
   close(): Promise<void>;
 }
 
@@ -27,19 +32,23 @@ export async function startBenchWorker(root: string): Promise<BenchWorker> {
   process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false"; // no network here: skip fetching Request.cf
   // No file watching: other people edit src/ while benchmarks run, and a rebuild would restart
   // the Worker mid-measurement.
+  const inspectorPort = await freePort();
   const worker = await unstable_dev(ENTRY, {
     config: CONFIG,
+    inspectorPort,
     logLevel: "warn",
     experimental: { disableExperimentalWarning: true, watch: false, disableDevRegistry: true },
   });
   return {
     origin,
+    inspectorPort,
     async call<T>(path: string, body: Record<string, unknown>): Promise<T> {
       const response = await worker.fetch(`http://bench${path}`, { method: "POST", body: JSON.stringify({ origin, ...body }) });
       const text = await response.text();
       if (!response.ok) throw new Error(`bench worker ${path}: HTTP ${response.status}: ${text.slice(0, 500)}`);
       return JSON.parse(text) as T;
     },
+    ping: () => worker.fetch("http://bench/ping").then((r) => r.text()),
     async rss() {
       // wrangler may start more than one workerd; the one running our isolate is the largest.
       let best = { current: NaN, peak: NaN };

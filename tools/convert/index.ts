@@ -8,6 +8,8 @@ import { writeManifest } from "../lib/manifest.js";
 import { loadCheckpoint } from "./checkpoint.js";
 import { buildGpt2Graph, defaultAttention, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
 import { EMBEDDING_FILE, writeEmbeddingFile } from "./embedding-file.js";
+import { calibrate, outlierChannels, type ChannelMaxima } from "./calibrate.js";
+import { smoothWeights } from "./smoothing.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
 import { quantizeRows } from "./quantize.js";
 import { fp32Format } from "./weight-formats.js";
@@ -22,7 +24,21 @@ export interface ConvertOptions {
   /** Manifest name; defaults to the checkpoint folder's name. */
   name?: string;
   /** int8 tuning knobs (tests use them to rebuild the README yardstick scheme for comparison). */
-  int8?: Int8Options;
+  int8?: Int8Options & {
+    /**
+     * Find each linear's outlier input channels with a calibration pass and keep them in fp32
+     * (default true; false, or explicit `outlierChannels`, skips the pass).
+     */
+    calibrate?: boolean;
+    /** With calibration: keep the outlier channels in fp32 (default true). */
+    decompose?: boolean;
+    /**
+     * With calibration: SmoothQuant migration strength α folded into ln_1/ln_2 and c_attn/c_fc
+     * (default 0 = off: measured, α 0.5 lowers the outlier checkpoint's KL a little but costs
+     * top-1 there and on tiny-a/tiny-b; see README).
+     */
+    smoothing?: number;
+  };
   /** Which positions get logits (default "last": [batch, 1, vocab]; "all" for accuracy tests). */
   logits?: GraphOptions["logits"];
   /** Attention operator (default: GroupQueryAttention where the head size allows; see GraphOptions). */
@@ -35,6 +51,8 @@ export interface ConvertOptions {
    * fp32, which stays exact in ONNX): input_ids → logits in one graph, the old single-graph layout.
    */
   embedding?: GraphOptions["embedding"];
+  /** Split the weights into files of at most this size (static assets: 25 MiB). Default: one file. */
+  maxFileBytes?: number;
 }
 
 export async function convertCheckpoint(checkpointDir: string, opts: ConvertOptions): Promise<ModelManifest> {
@@ -46,9 +64,17 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   if (opts.embedding === "external" && E % KERNEL_COLUMNS !== 0) throw new Error(`embedding "external" needs n_embd a multiple of ${KERNEL_COLUMNS} (the LM-head kernel's step), got ${E}`);
   const embedding = opts.embedding ?? defaultEmbedding(opts.dtype, E);
 
-  const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, opts.int8) : fp32Format(weights.wte, V, E);
+  let int8 = opts.int8;
+  let graphWeights = weights; // fp32 always converts the checkpoint's weights as they are
+  if (opts.dtype === "int8" && (int8?.calibrate ?? true) && !int8?.outlierChannels) {
+    let maxima = await calibrate(config, weights);
+    const alpha = int8?.smoothing ?? 0;
+    if (alpha > 0) ({ weights: graphWeights, maxima } = smoothWeights(weights, maxima, alpha));
+    if (int8?.decompose ?? true) int8 = { ...int8, outlierChannels: pickOutlierChannels(maxima) };
+  }
+  const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, int8) : fp32Format(weights.wte, V, E);
   const attention = opts.attention ?? defaultAttention(config);
-  const graph = buildGpt2Graph(config, weights, format, { logits: opts.logits, attention, embedding });
+  const graph = buildGpt2Graph(config, graphWeights, format, { logits: opts.logits, attention, embedding });
 
   await mkdir(opts.outDir, { recursive: true });
   const name = opts.name ?? basename(dir);
@@ -58,6 +84,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
     // (embedding only when external, so a default conversion's graph stays byte-identical)
     metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention, ...(embedding === "external" ? { embedding } : {}) },
+    maxFileBytes: opts.maxFileBytes,
   });
   const embeddingFiles: ManifestFile[] = [];
   if (embedding === "external") {
@@ -95,6 +122,20 @@ const KERNEL_COLUMNS = 16;
 /** int8 → the kernel's layout where it fits; fp32 keeps the exact one-graph model. */
 export function defaultEmbedding(dtype: WeightDType, nEmbd: number): NonNullable<GraphOptions["embedding"]> {
   return dtype === "int8" && nEmbd % KERNEL_COLUMNS === 0 ? "external" : "graph";
+}
+
+// A channel is an outlier when its calibrated max |x| exceeds OUTLIER_RATIO × the median channel's;
+// at most 1 in OUTLIER_SHARE channels of a linear's input is kept in fp32.
+export const OUTLIER_RATIO = 8;
+const OUTLIER_SHARE = 32;
+
+function pickOutlierChannels(maxima: ChannelMaxima): Map<string, number[]> {
+  const found = new Map<string, number[]>();
+  for (const [name, max] of maxima) {
+    const channels = outlierChannels(max, OUTLIER_RATIO, Math.max(1, Math.floor(max.length / OUTLIER_SHARE)));
+    if (channels.length) found.set(name, channels);
+  }
+  return found;
 }
 
 async function sha256File(path: string): Promise<string> {

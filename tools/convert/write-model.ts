@@ -1,14 +1,19 @@
 // Serialises a GraphBuilder into `model.onnx` (graph only) + `model.onnx.data` (every initializer,
 // 64-byte aligned, referenced through TensorProto.external_data). Files are written under temporary
 // names and renamed into place so an interrupted conversion never leaves a half-written model.
-import { createHash } from "node:crypto";
-import { open, rename, rm, writeFile } from "node:fs/promises";
+// With maxFileBytes (static assets: 25 MiB per file), a larger data file is written as consecutive
+// parts `model.onnx.data.part-000`, … instead; the graph still names `model.onnx.data` and the
+// loader joins the parts in order (src/model/source.ts).
+import { createHash, type Hash } from "node:crypto";
+import { open, readdir, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { DataLocation, encodeModel } from "./onnx-schema.js";
 import { valueInfoProto, type GraphBuilder } from "./graph-builder.js";
 
 export const GRAPH_FILE = "model.onnx";
 export const DATA_FILE = "model.onnx.data";
+/** Cloudflare's limit per static asset file (wrangler refuses larger ones: "Asset too large"). */
+export const ASSET_FILE_LIMIT = 25 * 1024 * 1024;
 // 64 bytes keeps every tensor aligned for SIMD loads when the runtime uses the buffer in place.
 const ALIGNMENT = 64;
 
@@ -16,6 +21,8 @@ export interface WrittenFile {
   path: string;
   bytes: number;
   sha256: string;
+  /** Set when the file was split: the files that hold its bytes, in order. */
+  parts?: Array<{ path: string; bytes: number; sha256: string }>;
 }
 
 export interface OnnxModelOptions {
@@ -23,6 +30,8 @@ export interface OnnxModelOptions {
   opsets: Array<{ domain: string; version: number }>;
   producer: { name: string; version: string };
   metadata?: Record<string, string>;
+  /** Largest file to write (e.g. 25 MiB for static assets); the data file is split above it. Default: no limit. */
+  maxFileBytes?: number;
 }
 
 export async function writeOnnxWithExternalData(
@@ -31,10 +40,11 @@ export async function writeOnnxWithExternalData(
   options: OnnxModelOptions,
 ): Promise<{ graph: WrittenFile; data: WrittenFile }> {
   const tmpSuffix = `.tmp-${process.pid}-${Date.now()}`;
-  const dataTmp = join(outDir, DATA_FILE + tmpSuffix);
   const graphTmp = join(outDir, GRAPH_FILE + tmpSuffix);
+  const writer = new PartedWriter(outDir, tmpSuffix, options.maxFileBytes ?? Infinity);
   try {
-    const { tensors, file: data } = await writeDataFile(graph, dataTmp);
+    const tensors = await writeDataFile(graph, writer);
+    const data = await writer.close();
     const model = {
       ir_version: 8, // IR 8 pairs with opset 17
       opset_import: options.opsets,
@@ -51,51 +61,107 @@ export async function writeOnnxWithExternalData(
     };
     const graphBytes = encodeModel(model);
     await writeFile(graphTmp, graphBytes);
-    await rename(dataTmp, join(outDir, DATA_FILE));
+    // Whatever an earlier conversion left (a whole data file, or parts) goes: only the new files stay.
+    for (const name of await readdir(outDir)) {
+      if (name === DATA_FILE || /^model\.onnx\.data\.part-\d+$/.test(name)) await rm(join(outDir, name));
+    }
+    await writer.renameIntoPlace();
     await rename(graphTmp, join(outDir, GRAPH_FILE));
     return {
       graph: { path: GRAPH_FILE, bytes: graphBytes.length, sha256: sha256(graphBytes) },
-      data: { ...data, path: DATA_FILE },
+      data,
     };
   } finally {
-    await rm(dataTmp, { force: true });
+    await writer.abandon();
     await rm(graphTmp, { force: true });
   }
 }
 
-async function writeDataFile(graph: GraphBuilder, path: string) {
-  const handle = await open(path, "w");
-  const hash = createHash("sha256");
+async function writeDataFile(graph: GraphBuilder, out: PartedWriter) {
   const tensors: Record<string, unknown>[] = [];
   let offset = 0;
-  try {
-    for (const init of graph.initializers) {
-      const padding = (ALIGNMENT - (offset % ALIGNMENT)) % ALIGNMENT;
-      if (padding) {
-        const zeros = new Uint8Array(padding);
-        await handle.write(zeros);
-        hash.update(zeros);
-        offset += padding;
-      }
-      await handle.write(init.raw);
-      hash.update(init.raw);
-      tensors.push({
-        name: init.name,
-        data_type: init.dataType,
-        dims: init.dims,
-        data_location: DataLocation.EXTERNAL,
-        external_data: [
-          { key: "location", value: DATA_FILE },
-          { key: "offset", value: String(offset) },
-          { key: "length", value: String(init.raw.byteLength) },
-        ],
-      });
-      offset += init.raw.byteLength;
+  for (const init of graph.initializers) {
+    const padding = (ALIGNMENT - (offset % ALIGNMENT)) % ALIGNMENT;
+    if (padding) {
+      await out.write(new Uint8Array(padding));
+      offset += padding;
     }
-  } finally {
-    await handle.close();
+    await out.write(init.raw);
+    tensors.push({
+      name: init.name,
+      data_type: init.dataType,
+      dims: init.dims,
+      data_location: DataLocation.EXTERNAL,
+      external_data: [
+        { key: "location", value: DATA_FILE },
+        { key: "offset", value: String(offset) },
+        { key: "length", value: String(init.raw.byteLength) },
+      ],
+    });
+    offset += init.raw.byteLength;
   }
-  return { tensors, file: { path, bytes: offset, sha256: hash.digest("hex") } };
+  return tensors;
+}
+
+/**
+ * One byte stream written as files of at most `maxBytes` each, under temporary names. The whole
+ * stream's sha256 is the file's; each part has its own, so a loader can name the corrupt part.
+ */
+class PartedWriter {
+  private readonly whole = createHash("sha256");
+  private readonly parts: Array<{ tmp: string; bytes: number; hash: Hash }> = [];
+  private handle: FileHandle | null = null;
+  private total = 0;
+
+  constructor(private readonly dir: string, private readonly tmpSuffix: string, private readonly maxBytes: number) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    this.whole.update(bytes);
+    this.total += bytes.byteLength;
+    let at = 0;
+    while (at < bytes.byteLength) {
+      let part = this.parts.at(-1);
+      if (!part || part.bytes === this.maxBytes) {
+        await this.handle?.close();
+        part = { tmp: join(this.dir, `${DATA_FILE}.part-${this.parts.length}${this.tmpSuffix}`), bytes: 0, hash: createHash("sha256") };
+        this.parts.push(part);
+        this.handle = await open(part.tmp, "w");
+      }
+      const piece = bytes.subarray(at, at + Math.min(bytes.byteLength - at, this.maxBytes - part.bytes));
+      await this.handle!.write(piece);
+      part.hash.update(piece);
+      part.bytes += piece.byteLength;
+      at += piece.byteLength;
+    }
+  }
+
+  /** The written file: one part is the plain data file, more are listed as its parts. */
+  async close(): Promise<WrittenFile> {
+    await this.handle?.close();
+    this.handle = null;
+    const file: WrittenFile = { path: DATA_FILE, bytes: this.total, sha256: this.whole.digest("hex") };
+    if (this.parts.length > 1) {
+      file.parts = this.parts.map((p, i) => ({ path: partName(i), bytes: p.bytes, sha256: p.hash.digest("hex") }));
+    }
+    return file;
+  }
+
+  async renameIntoPlace(): Promise<void> {
+    for (const [i, part] of this.parts.entries()) {
+      await rename(part.tmp, join(this.dir, this.parts.length > 1 ? partName(i) : DATA_FILE));
+    }
+    this.parts.length = 0;
+  }
+
+  /** Removes what is still under a temporary name (after a failure; a no-op after renameIntoPlace). */
+  async abandon(): Promise<void> {
+    await this.handle?.close().catch(() => undefined);
+    for (const part of this.parts) await rm(part.tmp, { force: true });
+  }
+}
+
+function partName(index: number): string {
+  return `${DATA_FILE}.part-${String(index).padStart(3, "0")}`;
 }
 
 export function sha256(bytes: Uint8Array): string {

@@ -8,6 +8,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { open, rename, rm, stat, truncate } from "node:fs/promises";
+import { NetworkError, fetchExplained } from "./network.js";
 import type { Progress } from "./progress.js";
 
 export interface DownloadSource {
@@ -60,7 +61,7 @@ export async function downloadFile(options: DownloadOptions): Promise<{ sha256: 
 async function attemptDownload(options: DownloadOptions, partial: string, resumedFrom: number[]): Promise<boolean> {
   const have = existsSync(partial) ? (await stat(partial)).size : 0;
   const { url, headers } = await options.source();
-  const response = await fetch(url, { headers: have > 0 ? { ...headers, range: `bytes=${have}-` } : headers });
+  const response = await fetchExplained(url, { headers: have > 0 ? { ...headers, range: `bytes=${have}-` } : headers });
   if (response.status === 416) {
     await response.body?.cancel();
     if (options.size !== null && have === options.size) return true;
@@ -134,6 +135,7 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 function describe(error: unknown): string {
+  if (error instanceof NetworkError) return error.message; // already names the URL and the cause
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause;
     return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;

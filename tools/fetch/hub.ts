@@ -4,6 +4,8 @@
 // redirect to a CDN and reports the file's sha256 in `X-Linked-Etag` and its size in
 // `X-Linked-Size`; the listing carries the same sha256 as `lfs.oid`.
 
+import { fetchExplained } from "./network.js";
+
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
 
 /** Short names for the checkpoints we document, mapped to their hub repositories. */
@@ -65,7 +67,7 @@ export class HubRepo {
     const files: HubFile[] = [];
     let url: string | null = `${this.endpoint}/api/models/${this.repo}/tree/${encodeURIComponent(this.revision)}?recursive=true`;
     while (url) {
-      const response = await fetch(url, { headers: this.authHeaders() });
+      const response = await fetchExplained(url, { headers: this.authHeaders() });
       if (!response.ok) throw await this.errorFor(response, "listing");
       const entries = (await response.json()) as Array<{ type: string; path: string; size: number; lfs?: { oid: string; size: number } }>;
       for (const entry of entries) {
@@ -84,7 +86,7 @@ export class HubRepo {
   async resolve(path: string): Promise<ResolvedFile> {
     let url = this.resolveUrl(path);
     for (let hops = 0; hops < 5; hops++) {
-      const response = await fetch(url, { method: "HEAD", redirect: "manual", headers: this.headersFor(url) });
+      const response = await fetchExplained(url, { method: "HEAD", redirect: "manual", headers: this.headersFor(url) });
       const sha256 = lfsSha256(response.headers);
       const size = Number(response.headers.get("x-linked-size") ?? response.headers.get("content-length") ?? NaN);
       if (response.status >= 300 && response.status < 400) {

@@ -5,15 +5,19 @@
 // wrong. Everything it writes stays under .cache/loadtest/ so other `wrangler dev`s are untouched.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { experimental_readRawConfig } from "wrangler";
+import { freePort } from "../lib/free-port";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WORK_DIR = resolve(ROOT, ".cache/loadtest");
 
 export interface RunningServer {
   url: string;
+  /** wrangler dev's V8 inspector proxy (ws://127.0.0.1:<port>): the isolate's memory, see tools/lib/isolate-memory.ts. */
+  inspectorPort: number;
+  /** The wrangler dev process group's id (npx → wrangler → workerd), to find workerd's RSS. */
+  pid: number;
   /** Where wrangler dev's whole output goes. */
   logPath: string;
   /** The /health body: model name, limits. */
@@ -21,16 +25,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? done(address.port) : fail(new Error("no port"))));
-    });
-  });
-}
+export { freePort };
 
 /**
  * wrangler.toml as it is now (bundled, see above), with three changes:
@@ -129,7 +124,7 @@ export async function startServer(model: string, options: { startupTimeoutMs?: n
       try {
         const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(30_000) });
         const text = await response.text();
-        if (response.status === 200) return { url, logPath, health: JSON.parse(text), stop };
+        if (response.status === 200) return { url, inspectorPort, pid: child.pid!, logPath, health: JSON.parse(text), stop };
         last = `HTTP ${response.status}: ${text.slice(0, 300)}`;
         // 503 with a reason (model missing or corrupt) will not fix itself.
         if (response.status === 503) throw new Error(`/health answered ${last}`);

@@ -4,6 +4,7 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeSafetensorsF32 } from "../lib/safetensors.js";
+import { injectOutliers, type OutlierOptions } from "./outliers.js";
 import { mulberry32, normalSampler } from "./prng.js";
 
 export interface SynthOptions {
@@ -16,6 +17,8 @@ export interface SynthOptions {
   vocab?: number;
   /** Use the save_pretrained "transformer." name prefix (default true). */
   prefixed?: boolean;
+  /** Add GPT-2-like activation outliers (see outliers.ts); default none. */
+  outliers?: OutlierOptions;
 }
 
 const EOS = 50256;
@@ -64,6 +67,8 @@ export async function writeSyntheticCheckpoint(opts: SynthOptions): Promise<void
   }
   add("ln_f.weight", [E], 0.1, 1);
   add("ln_f.bias", [E], 0.05);
+  // A generator of its own, so the plain weights are the same with and without outliers.
+  if (opts.outliers) injectOutliers(tensors, layers, E, opts.outliers, mulberry32((seed ^ 0x5eed0017) >>> 0));
   // The safetensors library writes tensors sorted by name; do the same for byte-for-byte stability.
   tensors.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 

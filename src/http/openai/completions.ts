@@ -13,7 +13,8 @@ import type { GenerationOutcome, GenerationService, PlannedGeneration, PreparedG
 import { readJsonBody } from "../body";
 import { openAIErrorBody, reportError, toApiError } from "../error-response";
 import { keepAlive } from "../keep-alive";
-import { logGeneration } from "../log";
+import { generationLog, recordGeneration, type GenerationLog } from "../log";
+import { serverTiming } from "../server-timing";
 import { eventStream, sseFrame, SSE_HEADERS } from "../sse";
 import { startedJson } from "../started-json";
 import { LogprobsTracker, appendLogprobs, emptyLogprobs, openAIFinishReason, type CompletionChoice } from "./choices";
@@ -47,8 +48,12 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
     model: manifest.name,
     system_fingerprint: `fp_${manifest.source.weights_sha256.slice(0, 12)}`,
   };
-  const run = (signal: AbortSignal, events: ChoiceEvents, onStart?: () => void) => runJobs(config, jobs, signal, events, onStart);
+  const log = generationLog(c, "/v1/completions");
+  const run = (signal: AbortSignal, events: ChoiceEvents, onStart?: () => void) => runJobs(log, jobs, signal, events, onStart);
   const cacheHeader = { "x-cache": combinedCacheStatus(jobs.map((job) => job.prepared.cacheStatus)) };
+  const tokenize_ms = jobs.reduce((sum, job) => sum + job.prepared.planned.tokenizeMs, 0);
+  const plannedAt = Math.max(...jobs.map((job) => job.prepared.planned.plannedAt));
+  const cache = { status: cacheHeader["x-cache"] };
 
   if (request.stream) {
     const includeUsage = request.stream_options?.include_usage === true;
@@ -72,13 +77,14 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
         upstream: c.req.raw.signal,
         errorFrame(error) {
           const apiError = toApiError(error);
-          reportError(error, apiError);
-          return sseFrame(openAIErrorBody(apiError), "error");
+          reportError(error, apiError, log.requestId);
+          return sseFrame(openAIErrorBody(apiError, log.requestId), "error");
         },
       },
     );
     keepAlive(c, done);
-    return new Response(stream, { headers: { ...SSE_HEADERS, ...cacheHeader } });
+    // Headers go out before queueing: only tokenization is known (see server-timing.ts).
+    return new Response(stream, { headers: { ...SSE_HEADERS, ...cacheHeader, "Server-Timing": serverTiming({ tokenize_ms, cache }) } });
   }
 
   const choices: CompletionChoice[] = [];
@@ -90,6 +96,7 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
   const trackers = new TrackerSet(0);
   return startedJson(c, {
     headers: cacheHeader,
+    headersAtStart: () => ({ "Server-Timing": serverTiming({ tokenize_ms, queue_ms: Date.now() - plannedAt, cache }) }),
     run({ signal, onStart, listener }) {
       const running = run(signal, {
         token(index, text, tokenId, logprobs) {
@@ -107,9 +114,16 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
     },
     render: (outcomes) => ({
       body: { ...head, choices, usage: usageOf(jobs, outcomes) },
-      headers: { "x-cache": combinedCacheStatus(outcomes.map((outcome) => outcome.cache.status)) },
+      // Used only when every prompt was answered before the headers (cache hits): all phases known.
+      headers: {
+        "x-cache": combinedCacheStatus(outcomes.map((outcome) => outcome.cache.status)),
+        "Server-Timing": serverTiming({
+          ...sumTimings(outcomes),
+          cache: { status: combinedCacheStatus(outcomes.map((outcome) => outcome.cache.status)) },
+        }),
+      },
     }),
-    errorBody: openAIErrorBody,
+    errorBody: (error) => openAIErrorBody(error, log.requestId),
   });
 }
 
@@ -141,7 +155,7 @@ async function prepareJobs(generation: GenerationService, config: Config, manife
 }
 
 /** Run the prompts one after another (each one batched over its n samples). */
-async function runJobs(config: Config, jobs: Job[], signal: AbortSignal, events: ChoiceEvents, onStart?: () => void): Promise<GenerationOutcome[]> {
+async function runJobs(log: GenerationLog, jobs: Job[], signal: AbortSignal, events: ChoiceEvents, onStart?: () => void): Promise<GenerationOutcome[]> {
   const outcomes: GenerationOutcome[] = [];
   for (const job of jobs) {
     const targets = (sequence: number) => Array.from({ length: job.copies }, (_, k) => job.base + sequence * job.copies + k);
@@ -153,10 +167,16 @@ async function runJobs(config: Config, jobs: Job[], signal: AbortSignal, events:
         finish: (sequence, reason, text) => targets(sequence).forEach((i) => events.finish(i, reason, text)),
       },
     });
-    logGeneration(config, "/v1/completions", job.prompt, outcome);
+    recordGeneration(log, job.prompt, outcome);
     outcomes.push(outcome);
   }
   return outcomes;
+}
+
+/** The prompts ran one after another: their phases add up (total is the last one's, from receipt). */
+function sumTimings(outcomes: GenerationOutcome[]) {
+  const sum = (key: "tokenize_ms" | "queue_ms" | "prefill_ms" | "decode_ms") => outcomes.reduce((total, o) => total + o.timings[key], 0);
+  return { tokenize_ms: sum("tokenize_ms"), queue_ms: sum("queue_ms"), prefill_ms: sum("prefill_ms"), decode_ms: sum("decode_ms"), total_ms: Math.max(...outcomes.map((o) => o.timings.total_ms)) };
 }
 
 const choiceIndices = (job: Job): number[] =>

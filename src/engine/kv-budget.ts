@@ -1,0 +1,75 @@
+// Keys and values admitted by bytes, not rows. A Workers isolate has 128 MB for everything (JS
+// heap, ArrayBuffers, WebAssembly memory); the weights and onnxruntime take what the WASM heap
+// holds after loading, the JS side needs a reserve, and what is left is the KV budget. A row of
+// `n` positions costs n × bytesPerPosition: every layer's key and value, fp32, times the copies
+// that exist at once during a step (the cache kept in JS, the past onnxruntime copies into WASM,
+// and the present it computes from it — plus, on left-padded graphs, the present copied back out).
+// The prefix cache takes its share of the same budget.
+import type { ModelManifest } from "../model/manifest";
+import type { KvLayout } from "./kv-layout";
+
+export interface MemoryLimits {
+  /** The isolate's memory limit (Workers: 128 MB on every plan). */
+  isolateBytes: number;
+  /** Kept free for the JS heap (code, tokenizer tables, requests, responses). */
+  jsReserveBytes: number;
+  /** The most the prefix cache may take (it gets at most a quarter of the KV budget). */
+  prefixCacheBytes: number;
+}
+
+export interface KvBudget {
+  /** Bytes per row and position, all copies counted. */
+  bytesPerPosition: number;
+  /** For the running batch's keys/values. */
+  batchBytes: number;
+  /** The part of batchBytes that lives in ORT's WASM heap (every copy but the JS one). */
+  wasmBytes: number;
+  /** For the prefix cache (JS only: one copy). */
+  prefixCacheBytes: number;
+  /** What the budget was computed from, for /v1/info. */
+  isolateBytes: number;
+  modelBytes: number;
+  jsReserveBytes: number;
+}
+
+/** Copies of a step's keys/values alive at once, per layout (see the header). */
+const COPIES = { "right-padded-append": 3, "left-padded": 4 } as const;
+
+export function kvBudget(manifest: ModelManifest, layout: KvLayout, modelBytes: number, limits: MemoryLimits): KvBudget {
+  const arch = manifest.architecture;
+  const perCopy = arch.n_layer * 2 * arch.n_embd * 4;
+  const total = Math.max(0, limits.isolateBytes - modelBytes - limits.jsReserveBytes);
+  const prefixCacheBytes = Math.min(limits.prefixCacheBytes, Math.floor(total / 4));
+  return {
+    bytesPerPosition: perCopy * COPIES[layout.name],
+    batchBytes: total - prefixCacheBytes,
+    wasmBytes: Math.floor(((total - prefixCacheBytes) * (COPIES[layout.name] - 1)) / COPIES[layout.name]),
+    prefixCacheBytes,
+    isolateBytes: limits.isolateBytes,
+    modelBytes,
+    jsReserveBytes: limits.jsReserveBytes,
+  };
+}
+
+/** The request can never run here, even alone: more keys/values than the whole batch budget. */
+export class KvBudgetError extends Error {
+  override name = "KvBudgetError";
+  constructor(message: string, readonly field: "max_new_tokens" | "num_return_sequences") {
+    super(message);
+  }
+}
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
+/** Throws KvBudgetError when `rows` rows of `positions` positions can never fit. */
+export function checkFits(budget: KvBudget, rows: number, positions: number): void {
+  const need = rows * positions * budget.bytesPerPosition;
+  if (need <= budget.batchBytes) return;
+  const alone = Math.floor(budget.batchBytes / budget.bytesPerPosition);
+  throw new KvBudgetError(
+    `this request needs ${mib(need)} MiB of keys/values (${rows} sequence(s) × ${positions} tokens, prompt included), ` +
+      `more than this deployment's ${mib(budget.batchBytes)} MiB budget (${alone} tokens in flight in all); ` +
+      `lower ${rows > 1 ? "num_return_sequences or " : ""}max_new_tokens`,
+    rows > 1 && positions <= alone ? "num_return_sequences" : "max_new_tokens",
+  );
+}

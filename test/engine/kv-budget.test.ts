@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { checkFits, KvBudgetError, kvBudget } from "../../src/engine/kv-budget";
+import { kvLayoutFor } from "../../src/engine/kv-layout";
+import { BatchScheduler, type GenerationJob } from "../../src/engine/scheduler";
+import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
+import { fakeManifest, fakeModel, fakeScheduler } from "./fake-model";
+
+const MiB = 2 ** 20;
+// distilgpt2: 6 layers × 768 wide; fp32 keys and values.
+const distil = { ...fakeManifest("right"), architecture: { ...fakeManifest().architecture, n_layer: 6, n_head: 12, n_embd: 768 } };
+
+describe("kvBudget", () => {
+  it("is the isolate minus the loaded model and the JS reserve, every copy of a step's keys/values counted", () => {
+    const budget = kvBudget(distil, kvLayoutFor(distil), 101 * MiB, { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB, prefixCacheBytes: 16 * MiB });
+    // 6 layers × (key + value) × 768 × 4 bytes = 36 KiB per copy; JS cache + WASM past + WASM present.
+    expect(budget.bytesPerPosition).toBe(3 * 36_864);
+    // 15 MiB left: the prefix cache gets at most a quarter of it, the batch the rest.
+    expect(budget.prefixCacheBytes).toBe(Math.floor((15 * MiB) / 4));
+    expect(budget.batchBytes + budget.prefixCacheBytes).toBe(15 * MiB);
+    expect(Math.floor(budget.batchBytes / budget.bytesPerPosition)).toBe(106); // tokens in flight
+  });
+
+  it("a request that can never fit is refused naming what to lower", () => {
+    const budget = kvBudget(distil, kvLayoutFor(distil), 101 * MiB, { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB, prefixCacheBytes: 0 });
+    expect(() => checkFits(budget, 1, 100)).not.toThrow();
+    const tooLong = (() => { try { checkFits(budget, 1, 200); } catch (e) { return e; } })() as KvBudgetError;
+    expect(tooLong).toBeInstanceOf(KvBudgetError);
+    expect(tooLong.field).toBe("max_new_tokens");
+    expect(tooLong.message).toMatch(/needs 21\.1 MiB of keys\/values \(1 sequence\(s\) × 200 tokens.*more than this deployment's 15\.0 MiB budget \(142 tokens in flight/);
+    const tooMany = (() => { try { checkFits(budget, 8, 100); } catch (e) { return e; } })() as KvBudgetError;
+    expect(tooMany.field).toBe("num_return_sequences");
+  });
+});
+
+describe("the scheduler with a KV byte budget", () => {
+  const job = (promptIds: number[], overrides: Partial<GenerationJob> = {}): GenerationJob => ({
+    promptIds, maxNewTokens: 8, numSequences: 1, sampling: SAMPLING_DEFAULTS, seed: 1, stop: [], eosTokenId: 50256,
+    budget: { deadline: null, now: Date.now }, ...overrides,
+  });
+
+  it("admits rows by the bytes they can reach: a request that does not fit beside the running ones waits", async () => {
+    const model = fakeModel({ padding: "right" });
+    // Room for 64 positions (with headroom) in all: one row of 4 + 8 = 12 → 28 with headroom; two such rows fit, three do not.
+    const budget = { bytesPerPosition: 1, batchBytes: 64, wasmBytes: 42, prefixCacheBytes: 0, isolateBytes: 0, modelBytes: 0, jsReserveBytes: 0 };
+    const scheduler = new BatchScheduler(model.forward, model.layout, { maxBatchRows: 8, maxWaiting: 8, budget });
+    const results = await Promise.all([1, 2, 3].map((i) => scheduler.submit(job([i, i, i, i]))));
+    expect(results.every((r) => r.sequences[0].tokenIds.length === 8)).toBe(true);
+    expect(Math.max(...model.calls.map((c) => c.batch))).toBe(2); // never three rows at once
+    await expect(scheduler.submit(job([1], { maxNewTokens: 100 }))).rejects.toBeInstanceOf(KvBudgetError);
+  });
+
+  it("without a budget, rows are limited by count only", async () => {
+    const model = fakeModel({ padding: "right" });
+    const scheduler = fakeScheduler(model);
+    await Promise.all([1, 2, 3].map((i) => scheduler.submit(job([i, i, i, i]))));
+    expect(Math.max(...model.calls.map((c) => c.batch))).toBe(3);
+  });
+});

@@ -1,0 +1,14 @@
+// A TCP port on 127.0.0.1 that was free a moment ago: for servers the tools and tests start
+// (wrangler dev, workerd, model hosts), so parallel runs never collide on a fixed port.
+import { createServer } from "node:net";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}

@@ -50,7 +50,7 @@ export async function writeServedOutlierModels(cacheDir: string): Promise<void> 
   await writeSyntheticCheckpoint({ ...SERVED_OUTLIER_SHAPE, outDir: source, outliers: DEFAULT_OUTLIERS });
   await convertCheckpoint(source, { dtype: "int8", outDir: join(cacheDir, "outlier-int8"), name: "outlier" });
   await convertCheckpoint(source, {
-    dtype: "int8", outDir: join(cacheDir, "outlier-int8-weights-only"), name: "outlier", int8: { activations: "none", calibrate: false },
+    dtype: "int8", outDir: join(cacheDir, "outlier-int8-weights-only"), name: "outlier", int8: { activations: "none", calibrate: false }, embedding: "graph", // the kernel quantizes activations
   });
   const sequences = { text: encode(HELD_OUT_TEXT), random: seededTokens(40, 50257, 2) };
   const logits = fp32Fixtures(source, sequences);

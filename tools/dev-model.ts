@@ -4,10 +4,11 @@
 // for the engine's LM-head kernel (the converter's int8 default).
 // Skips the work when the model is already there and was built from the same settings.
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { convertCheckpoint } from "./convert/index";
+import { converterStamp } from "./lib/converter-stamp";
 import { writeSyntheticCheckpoint } from "./synth/index";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -19,18 +20,8 @@ const SHAPE = { layers: 2, embd: 64, heads: 4, seed: 1 };
 // The model is rebuilt whenever the converter or the synthesizer changed (a pulled commit may
 // change the graph), not only when it is missing.
 const stampFile = path.join(outDir, "built-from.sha256");
-function sourceStamp(): string {
-  const hash = createHash("sha256").update(JSON.stringify({ NAME, SHAPE }));
-  for (const dir of ["convert", "synth", "lib"]) {
-    const folder = path.join(root, "tools", dir);
-    for (const file of readdirSync(folder, { recursive: true }).map(String).sort()) {
-      if (file.endsWith(".ts")) hash.update(file).update(readFileSync(path.join(folder, file)));
-    }
-  }
-  return hash.digest("hex");
-}
 
-const stamp = sourceStamp();
+const stamp = createHash("sha256").update(JSON.stringify({ NAME, SHAPE })).update(converterStamp()).digest("hex");
 const upToDate = existsSync(path.join(outDir, "manifest.json")) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp;
 
 if (upToDate) {

@@ -1,11 +1,11 @@
 // The benchmark's models: seeded synthetic checkpoints of real GPT-2 shapes, converted to int8 with
 // the current converter. A conversion is reused while the converter's sources are unchanged.
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { convertCheckpoint } from "../convert/index.js";
 import { writeSyntheticCheckpoint } from "../synth/index.js";
+import { converterStamp } from "../lib/converter-stamp.js";
 
 export interface BenchShape {
   name: string;
@@ -46,11 +46,5 @@ export const plainFolder = (folder: string) => `${folder}-graph`;
 
 // Hashed once, when this process starts: the converter code it runs is the code loaded then, even
 // if the sources change during a long run (a later stamp would vouch for code it never ran).
-const converterHashAtStart = hashConverterSources();
+const converterHashAtStart = Promise.resolve(converterStamp().slice(0, 16));
 
-async function hashConverterSources(): Promise<string> {
-  const dir = resolve(import.meta.dirname, "../convert");
-  const hash = createHash("sha256");
-  for (const file of (await readdir(dir)).sort()) hash.update(file).update(await readFile(join(dir, file)));
-  return hash.digest("hex").slice(0, 16);
-}

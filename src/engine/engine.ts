@@ -50,6 +50,8 @@ export interface OpenedModel {
   manifest: ModelManifest;
   session: ModelSession;
   layout: KvLayout;
+  /** WebAssembly memory outside onnxruntime's heap (the LM-head kernel's table). */
+  headBytes: number;
 }
 
 /**
@@ -100,16 +102,18 @@ export async function openModel(files: ModelFiles, known?: ModelManifest): Promi
     await modelSession.release();
     throw new Error(`${files.location}: the ONNX graph does not match its manifest (${messageOf(error)})`);
   }
-  return { manifest, session: modelSession, layout };
+  return { manifest, session: modelSession, layout, headBytes: head.memoryBytes };
 }
 
 /** The model in `files`, opened, with its prefix cache and scheduler: ready for requests. */
 export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?: ModelManifest): Promise<Engine> {
   const started = Date.now();
-  const { manifest, session, layout } = await openModel(files, known);
+  const { manifest, session, layout, headBytes } = await openModel(files, known);
   // What the model takes is measured, not estimated: ORT's WASM heap after loading (weights, graph,
-  // runtime; it never shrinks), or — before ORT's memory is known — the files' size.
-  const modelBytes = ortMemoryBytes() || manifest.files.reduce((sum, f) => sum + f.bytes, 0);
+  // runtime; it never shrinks), or — before ORT's memory is known — the files' size; plus the
+  // LM-head kernel's own memory.
+  const ortBytes = ortMemoryBytes() || manifest.files.reduce((sum, f) => sum + f.bytes, 0);
+  const modelBytes = ortBytes + headBytes;
   const budget = limits.isolateMemoryBytes > 0
     ? kvBudget(manifest, layout, modelBytes, { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes, prefixCacheBytes: limits.prefixCacheBytes })
     : null;
@@ -117,7 +121,7 @@ export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?
     // Size ORT's heap once for the model plus the keys/values the budget admits, instead of
     // emscripten's ×1.2 steps (a heap that never shrinks, up to a fifth of it never used). After
     // loading, not before: then the weights streamed in are gone and nothing coexists with it.
-    planWasmHeap(modelBytes + budget.wasmBytes, "after-load");
+    planWasmHeap(ortBytes + budget.wasmBytes, "after-load");
     growPlannedHeapNow();
   }
   const prefixCacheBytes = budget ? budget.prefixCacheBytes : limits.prefixCacheBytes;

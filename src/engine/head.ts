@@ -21,6 +21,8 @@ export interface TokenHead {
   feed(ids: number[], batch: number, seq: number): ort.Tensor;
   /** Each row's last-position logits from that output (views into one array, consumed per step). */
   lastLogits(output: ort.Tensor, batch: number): Float32Array[];
+  /** WebAssembly memory the head holds besides onnxruntime's (the kernel's table), for the memory budget. */
+  readonly memoryBytes: number;
 }
 
 /** The head the manifest describes: the kernel when it lists an embedding file, else the graph's. */
@@ -32,6 +34,7 @@ export async function openHead(files: ModelFiles, manifest: ModelManifest): Prom
 class GraphHead implements TokenHead {
   readonly inputName = "input_ids";
   readonly outputName = "logits";
+  readonly memoryBytes = 0;
   constructor(private readonly vocab: number) {}
 
   feed(ids: number[], batch: number, seq: number): ort.Tensor {
@@ -48,6 +51,10 @@ class KernelHead implements TokenHead {
   readonly inputName = "inputs_embeds";
   readonly outputName = "hidden_states";
   constructor(private readonly kernel: TiedEmbedding) {}
+
+  get memoryBytes(): number {
+    return this.kernel.memoryBytes;
+  }
 
   feed(ids: number[], batch: number, seq: number): ort.Tensor {
     return new ort.Tensor("float32", this.kernel.embed(ids), [batch, seq, this.kernel.hidden]);

@@ -19,6 +19,23 @@ export interface FuzzCase {
 
 export type Route = "generate" | "completions";
 
+export const FUZZ_PATHS: Record<Route, string> = { generate: "/v1/generate", completions: "/v1/completions" };
+
+/** A case as a POST request's init: its content type, and its body as bytes or a chunked stream. */
+export function fuzzRequestInit(fuzz: FuzzCase): RequestInit {
+  const headers: Record<string, string> = fuzz.contentType === null ? {} : { "content-type": fuzz.contentType };
+  const bytes = typeof fuzz.body === "string" ? new TextEncoder().encode(fuzz.body) : fuzz.body;
+  const body = fuzz.chunked
+    ? new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let at = 0; at < bytes.length; at += 16_384) controller.enqueue(bytes.slice(at, at + 16_384));
+          controller.close();
+        },
+      })
+    : bytes;
+  return { method: "POST", headers, body, duplex: "half" } as RequestInit;
+}
+
 const NESTED_ARRAYS = "[".repeat(10_000) + "]".repeat(10_000);
 const NESTED_OBJECTS = '{"a":'.repeat(5_000) + "1" + "}".repeat(5_000);
 

@@ -5,7 +5,7 @@
 // `param` naming it; a 200 always has the documented shape. Failures print the seed and the body.
 import { describe, expect, it } from "vitest";
 import app from "../../src/index";
-import { fuzzCases, type FuzzCase, type Route } from "./fuzz-bodies";
+import { FUZZ_PATHS, fuzzCases, fuzzRequestInit, type FuzzCase, type Route } from "./fuzz-bodies";
 import { envFor } from "./helpers";
 import { parseEvents } from "./sse-helpers";
 
@@ -15,20 +15,9 @@ const CASES_PER_ROUTE = 2000;
 const MAX_NEW_TOKENS_CAP = 4;
 const env = envFor("synthetic-int8", { MAX_NEW_TOKENS_CAP: String(MAX_NEW_TOKENS_CAP), DEFAULT_MAX_NEW_TOKENS: "2" });
 const TIMEOUT_MS = 15_000;
-const PATHS: Record<Route, string> = { generate: "/v1/generate", completions: "/v1/completions" };
 
 async function send(route: Route, fuzz: FuzzCase): Promise<Response> {
-  const headers: Record<string, string> = fuzz.contentType === null ? {} : { "content-type": fuzz.contentType };
-  const bytes = typeof fuzz.body === "string" ? new TextEncoder().encode(fuzz.body) : fuzz.body;
-  const body = fuzz.chunked
-    ? new ReadableStream<Uint8Array>({
-        start(controller) {
-          for (let at = 0; at < bytes.length; at += 16_384) controller.enqueue(bytes.slice(at, at + 16_384));
-          controller.close();
-        },
-      })
-    : bytes;
-  const init = { method: "POST", headers, body, duplex: "half" } as RequestInit;
+  const init = fuzzRequestInit(fuzz);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const hang = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no complete answer within ${TIMEOUT_MS} ms (hang)`)), TIMEOUT_MS);
@@ -37,7 +26,7 @@ async function send(route: Route, fuzz: FuzzCase): Promise<Response> {
     // The body is read inside the race too: a stream that never ends is a hang as well.
     return await Promise.race([
       (async () => {
-        const response = await app.request(PATHS[route], init, env);
+        const response = await app.request(FUZZ_PATHS[route], init, env);
         const text = await response.text();
         return new Response(text, { status: response.status, headers: response.headers });
       })(),

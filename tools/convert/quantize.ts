@@ -32,21 +32,16 @@ export function quantizeColumns(w: Float32Array, K: number, N: number, clipping:
  * Used for the token embedding: [V, E] rows become the columns of the tied lm_head [E, V].
  */
 export function quantizeRowsTransposed(w: Float32Array, R: number, C: number, clipping: Clipping = "mse"): QuantizedMatrix {
+  const { q: rows, scale } = quantizeRows(w, R, C, clipping);
   const q = new Int8Array(R * C);
-  const scale = new Float32Array(R);
-  for (let r = 0; r < R; r++) {
-    const row = w.subarray(r * C, (r + 1) * C);
-    const s = channelScale(row, clipping);
-    scale[r] = s;
-    for (let c = 0; c < C; c++) q[c * R + r] = quantizeValue(row[c], s);
-  }
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) q[c * R + r] = rows[r * C + c];
   return { q, scale };
 }
 
 /**
  * Quantize a row-major [R, C] matrix with one scale per row R, kept as [R, C]: the token
- * embedding as the int8 LM-head kernel holds it (row r is token r). The same numbers as
- * quantizeRowsTransposed, in the other layout.
+ * embedding as the int8 LM-head kernel holds it (row r is token r); quantizeRowsTransposed is the
+ * same numbers in the graph's layout.
  */
 export function quantizeRows(w: Float32Array, R: number, C: number, clipping: Clipping = "mse"): QuantizedMatrix {
   const q = new Int8Array(R * C);

@@ -4,7 +4,7 @@
 // GC, through the inspector: tools/lib/isolate-memory.ts) and workerd's resident set size. Memory
 // that grows with traffic shows as a total that keeps rising; a healthy isolate levels off.
 import { readdir, readFile } from "node:fs/promises";
-import { fuzzCases, type FuzzCase, type Route } from "../../test/worker/fuzz-bodies";
+import { FUZZ_PATHS, fuzzCases, fuzzRequestInit, type FuzzCase, type Route } from "../../test/worker/fuzz-bodies";
 import { IsolateMemory, mib, type IsolateSample } from "../lib/isolate-memory";
 import { sendGenerate } from "./client";
 import type { RunningServer } from "./server";
@@ -30,21 +30,10 @@ export interface SoakRound {
   rss: number;
 }
 
-const PATHS: Record<Route, string> = { generate: "/v1/generate", completions: "/v1/completions" };
 
 async function sendFuzz(baseUrl: string, route: Route, fuzz: FuzzCase, timeoutMs: number): Promise<string> {
-  const headers: Record<string, string> = fuzz.contentType === null ? {} : { "content-type": fuzz.contentType };
-  const bytes = typeof fuzz.body === "string" ? new TextEncoder().encode(fuzz.body) : fuzz.body;
-  const body = fuzz.chunked
-    ? new ReadableStream<Uint8Array>({
-        start(controller) {
-          for (let at = 0; at < bytes.length; at += 16_384) controller.enqueue(bytes.slice(at, at + 16_384));
-          controller.close();
-        },
-      })
-    : bytes;
   try {
-    const response = await fetch(`${baseUrl}${PATHS[route]}`, { method: "POST", headers, body, duplex: "half", signal: AbortSignal.timeout(timeoutMs) } as RequestInit);
+    const response = await fetch(`${baseUrl}${FUZZ_PATHS[route]}`, { ...fuzzRequestInit(fuzz), signal: AbortSignal.timeout(timeoutMs) });
     await response.arrayBuffer();
     return String(response.status);
   } catch (error) {

@@ -3,26 +3,12 @@
 // different settings. Every prompt carries its request's number, so no two requests are identical
 // (identical requests in flight would be coalesced into one run and could not show cross-talk).
 import { createRng } from "../../src/sampling/rng";
+import type { GenerateRequest } from "../../src/generation/request";
 
 export type Kind = "greedy" | "seeded" | "unseeded";
 
-export interface GenerateBody {
-  prompt: string;
-  max_new_tokens: number;
-  min_new_tokens?: number;
-  do_sample?: boolean;
-  temperature?: number;
-  top_k?: number;
-  top_p?: number;
-  repetition_penalty?: number;
-  no_repeat_ngram_size?: number;
-  num_return_sequences?: number;
-  seed?: number;
-  stop?: string[];
-  presence_penalty?: number;
-  frequency_penalty?: number;
-  stream?: boolean;
-}
+/** A /v1/generate body as the load test sends it (the service's request, plus the transport's stream). */
+export type GenerateBody = Omit<GenerateRequest, "max_new_tokens" | "logit_bias" | "logprobs" | "cache"> & { max_new_tokens: number; stream?: boolean };
 
 export interface LoadRequest {
   id: number;

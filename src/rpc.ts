@@ -20,7 +20,7 @@ import { parseGenerateRequest } from "./http/generate-schema";
 import { streamGeneration } from "./http/generate-stream";
 import { analyticsOf, recordGeneration, type GenerationLog } from "./http/log";
 import { acceptedRequestId } from "./http/request-id";
-import { encodeGpt2ErrorMessage } from "./rpc-client";
+import { encodeGpt2ErrorMessage } from "./rpc-error";
 
 /** generate()'s argument: a /v1/generate body that does not stream. Validated at run time too. */
 export type GenerateRequestBody = GenerateRequest & { stream?: false };

@@ -3,7 +3,7 @@
 // Worker under test serves its default model (as a deployment would).
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { encodeGpt2ErrorMessage, gpt2ErrorOf } from "../../src/rpc-client";
+import { encodeGpt2ErrorMessage, gpt2ErrorOf } from "../../src/rpc-error";
 import { readEvents } from "./sse-helpers";
 
 const caller = (env as unknown as { RPC_CALLER: Fetcher }).RPC_CALLER;

@@ -27,8 +27,6 @@ export interface ModelHandle {
   manifest(): Promise<ModelManifest>;
   /** The loaded engine, loading it (or retrying after the backoff) if needed. */
   engine(): Promise<Engine>;
-  /** The last failure while the model is not loaded: why, and when the next try is. */
-  failure(): { reason: string; retryAt: number } | null;
 }
 
 interface Slot {
@@ -87,10 +85,6 @@ export function modelHandle(spec: string, files: () => ModelFiles, limits: Engin
       s.engine = track(s, loading, () => ((s.engine = null), (s.manifest = null), (s.files = null)));
       s.engine.then((engine) => ((s.ready = engine), (s.failure = null)), () => undefined);
       return s.engine;
-    },
-    failure() {
-      const s = slot();
-      return s.failure && !s.ready ? { reason: s.failure.reason, retryAt: s.failure.retryAt } : null;
     },
   };
 }

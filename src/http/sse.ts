@@ -5,7 +5,7 @@
 // anything the producer throws after the stream opened goes out as a final error frame instead of
 // a dropped connection.
 
-const encoder = new TextEncoder();
+import { bodyWriter } from "./body-writer";
 
 export const SSE_HEADERS = {
   "Content-Type": "text/event-stream; charset=utf-8",
@@ -37,36 +37,16 @@ export function eventStream(
   produce: (sink: EventSink) => Promise<void>,
   options: { errorFrame: (error: unknown) => string; upstream?: AbortSignal },
 ): EventStream {
-  const cancelled = new AbortController();
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let open = true;
-  const stream = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-    cancel(reason) {
-      open = false;
-      cancelled.abort(reason ?? new Error("the client closed the stream"));
-    },
-  });
-  const signal = options.upstream ? AbortSignal.any([cancelled.signal, options.upstream]) : cancelled.signal;
-  const sink: EventSink = {
-    signal,
-    write(frame) {
-      if (open) controller.enqueue(encoder.encode(frame));
-    },
-  };
+  const body = bodyWriter(options.upstream);
+  const sink: EventSink = { signal: body.signal, write: (frame) => body.write(frame) };
   const done = (async () => {
     try {
       await produce(sink);
     } catch (error) {
       sink.write(options.errorFrame(error));
     } finally {
-      if (open) {
-        open = false;
-        controller.close();
-      }
+      body.close();
     }
   })();
-  return { stream, done };
+  return { stream: body.stream, done };
 }

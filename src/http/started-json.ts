@@ -10,10 +10,10 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
 import type { RunOptions } from "../generation/service";
+import { bodyWriter } from "./body-writer";
 import { reportError, toApiError } from "./error-response";
 
 const HEARTBEAT_MS = 50;
-const encoder = new TextEncoder();
 
 export interface StartedJsonOptions<T> {
   /** Runs the generation with these options (a signal that also fires on disconnect, onStart, a listener). */
@@ -28,34 +28,26 @@ export interface StartedJsonOptions<T> {
 }
 
 export async function startedJson<T>(c: Context<AppEnv>, options: StartedJsonOptions<T>): Promise<Response> {
-  const gone = new AbortController();
-  const signal = AbortSignal.any([gone.signal, c.req.raw.signal]);
+  // Made before the run starts (the run needs its signal); returned only if the engine starts it.
+  const body = bodyWriter(c.req.raw.signal);
   let onStart!: () => void;
   const started = new Promise<void>((resolve) => (onStart = resolve));
-  let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  let streaming = false;
   let lastBeat = Date.now();
   const heartbeat = () => {
-    if (controller && Date.now() - lastBeat >= HEARTBEAT_MS) {
+    if (streaming && Date.now() - lastBeat >= HEARTBEAT_MS) {
       lastBeat = Date.now();
-      controller.enqueue(encoder.encode(" "));
+      body.write(" ");
     }
   };
-  const running = options.run({ signal, onStart, listener: { token: heartbeat, finish: () => undefined } });
+  const running = options.run({ signal: body.signal, onStart, listener: { token: heartbeat, finish: () => undefined } });
   const first = await Promise.race([running.then((outcome) => ({ outcome })), started.then(() => null)]);
   if (first) {
     // Answered before the engine started (a cache hit): an ordinary JSON response.
-    const { body, headers } = options.render(first.outcome);
-    return c.json(body as object, 200, { ...options.headers, ...headers });
+    const { body: json, headers } = options.render(first.outcome);
+    return c.json(json as object, 200, { ...options.headers, ...headers });
   }
-  const stream = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-    cancel(reason) {
-      controller = null;
-      gone.abort(reason ?? new Error("the client closed the connection"));
-    },
-  });
+  streaming = true;
   running.then(
     (outcome) => finish(JSON.stringify(options.render(outcome).body)),
     (error: unknown) => {
@@ -65,14 +57,12 @@ export async function startedJson<T>(c: Context<AppEnv>, options: StartedJsonOpt
     },
   );
   function finish(text: string): void {
-    if (!controller) return;
-    controller.enqueue(encoder.encode(text));
-    controller.close();
-    controller = null;
+    body.write(text);
+    body.close();
   }
   // Content-Encoding identity: Cloudflare (and wrangler dev) would otherwise gzip a JSON body for
   // clients that accept it, and the compressor holds the whitespace back until the body ends —
   // then a disconnect is noticed only at the very end.
   const atStart = options.headersAtStart?.() ?? {};
-  return new Response(stream, { status: 200, headers: { "content-type": "application/json", "content-encoding": "identity", "cache-control": "no-store", ...options.headers, ...atStart } });
+  return new Response(body.stream, { status: 200, headers: { "content-type": "application/json", "content-encoding": "identity", "cache-control": "no-store", ...options.headers, ...atStart } });
 }

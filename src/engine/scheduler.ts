@@ -5,7 +5,7 @@
 // How rows are padded is the model's KvLayout; on the right-padded-append layout a row's numbers
 // are exactly those of the same request alone, on left-padded graphs they can differ in the last bits.
 import { StepTimer, stepsUntilStart } from "./admission";
-import { checkFits, type KvBudget } from "./kv-budget";
+import { checkFits, withHeadroom, type KvBudget } from "./kv-budget";
 import type { Forward, KvCache } from "./forward";
 import { repeatRows, selectRows } from "./kv";
 import type { KvLayout } from "./kv-layout";
@@ -211,8 +211,12 @@ export class BatchScheduler {
 
   /** Prefill waiting requests that fit (first come, first served) and stack their rows in. */
   private async admit(): Promise<void> {
+    let kept = false;
     while (this.waiting.length > 0 && this.hasRoomFor(this.waiting[0].spec)) {
       const job = this.waiting.shift()!;
+      // The running rows' logits are views a prefill's forward overwrites (TokenHead.lastLogits).
+      if (!kept) for (const slot of this.slots) if (slot.logits) slot.logits = slot.logits.slice();
+      kept = true;
       const { budget } = job.spec;
       job.prefillStart = budget.now();
       job.spec.onStart?.();
@@ -264,8 +268,9 @@ export class BatchScheduler {
     });
     // A prefix-cache entry is shared: never grown in place.
     const present = this.layout.next(past, output.kv, [from], fresh.length, false);
-    this.prefixCache?.store(promptIds, present, output.logits[0]);
-    return { present, logits: output.logits[0] };
+    const logits = output.logits[0].slice(); // kept past the next forward (TokenHead.lastLogits)
+    this.prefixCache?.store(promptIds, present, logits);
+    return { present, logits };
   }
 
   /** Every row picks its next token; finished rows and failed requests leave the batch. */
@@ -313,7 +318,10 @@ export class BatchScheduler {
         positionIds: slots.map((slot) => slot.length),
         past: kv,
       });
-      this.kv = this.layout.next(kv, output.kv, slots.map((slot) => slot.length), 1, true);
+      // Grown once to what its rows can reach (the byte budget admitted that much): growing in
+      // steps left every outgrown cache as old-generation garbage (measured: 10 MiB over 81 tokens).
+      const reserve = Math.max(...slots.map((slot) => reach(slot.job.spec)));
+      this.kv = this.layout.next(kv, output.kv, slots.map((slot) => slot.length), 1, true, reserve);
       for (const slot of slots) slot.length++;
       output.logits.forEach((logits, i) => (slots[i].logits = logits));
       for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;
@@ -347,6 +355,3 @@ export class BatchScheduler {
 
 /** Positions a job's rows can reach: prompt plus every token it may generate. */
 const reach = (spec: GenerationJob) => spec.promptIds.length + spec.maxNewTokens;
-
-/** A batch cache that grows in place keeps headroom (kv.ts appendRightPadded): an eighth, at least 16. */
-const withHeadroom = (positions: number) => positions + Math.max(16, positions >> 3);

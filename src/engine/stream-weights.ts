@@ -15,6 +15,13 @@
 import { verifyStream } from "../model/verify";
 import type { ExternalRange } from "./external-ranges";
 
+let readObserver: ((liveBytes: number) => void) | null = null;
+
+/** Benchmark hook: `observe` becomes the onRead of every ChunkedWeights made from now on. */
+export function observeWeightReads(observe: ((liveBytes: number) => void) | null): void {
+  readObserver = observe;
+}
+
 interface Piece {
   /** Where it starts in the file, and its bytes (null once released). */
   offset: number;
@@ -37,7 +44,7 @@ export class ChunkedWeights extends Uint8Array {
   droppedBytes = 0;
   /** Called on every read onnxruntime makes (inside its one synchronous session-creation call,
    * where no outside sampler can look): lets a caller record the peak of held bytes + WASM heap. */
-  onRead: ((liveBytes: number) => void) | null = null;
+  onRead: ((liveBytes: number) => void) | null = readObserver;
 
   constructor(total: number, ranges: ExternalRange[]) {
     super(0);

@@ -8,9 +8,19 @@ const mib = (b: number) => `${(b / MiB).toFixed(1)}`;
 /** "peak (JS heap / ArrayBuffers / WASM at that sample)". */
 const phase = (p: PhaseMemory | undefined) => (p === undefined ? "—" : `**${mib(p.peak.total)}** (${mib(p.peak.heapUsed)} / ${mib(p.peak.backingStores)} / ${mib(p.peak.wasm)})`);
 
+/**
+ * The load's peak: the largest sample, or — when larger — the peak inside session creation (weights
+ * still held + WASM, recorded by the Worker where no sampler can look) plus the JS heap then.
+ */
+export function loadPeak(r: IsolateResult): number {
+  if (!r.load) return Infinity;
+  return Math.max(r.load.peak.total, (r.createPeakBytes || 0) + r.load.peak.heapUsed);
+}
+
 /** Targets of issue 12: distilgpt2 ≤ 120 MiB at every sample; GPT-2-124M's load peak ≤ weights + 24 MiB. */
 function target(model: string, r: IsolateResult): { text: string; met: boolean } | null {
-  const peaks = [r.load, r.single, r.concurrent, r.mixed].map((p) => p?.peak.total ?? Infinity);
+  // A phase the budget refuses (it can never fit) is no sample; the longest that fits stands for it.
+  const peaks = [loadPeak(r), ...[r.single ?? r.longest, r.concurrent, r.mixed].map((p) => p?.peak.total ?? Infinity)];
   if (model === "distilgpt2") return { text: "every sample ≤ 120 MiB", met: peaks.every((t) => t <= 120 * MiB) };
   if (model === "gpt2") return { text: `load peak ≤ weights + 24 = ${mib(r.weightBytes + 24 * MiB)}`, met: peaks[0] <= r.weightBytes + 24 * MiB };
   return null;
@@ -20,21 +30,24 @@ export function isolateTable(results: Record<string, IsolateResult>): string[] {
   const first = Object.values(results)[0]?.plan;
   if (!first) return [];
   const rows = [
-    `| model | int8 weights | idle | load peak | 1 × ${first.memoryTokens} tokens, peak | ${first.isolateRows} × ${first.isolateTokens} tokens at once, peak | ` +
-      `after ${first.mixedRequests} mixed requests (after GC) | target | met? | WASM after load: inspector / read in the isolate |`,
-    "|---|---:|---:|---:|---:|---:|---:|---|---|---:|",
+    `| model | int8 weights | idle | load peak | in session creation | 1 × ${first.memoryTokens} tokens, peak | 1 × the longest that fits, peak | ${first.isolateRows} × ${first.isolateTokens} tokens at once, peak | ` +
+      `after ${first.mixedRequests} mixed requests (after GC) | KV budget (tokens in flight) | target | met? | WASM after load: inspector / read in the isolate |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
   ];
   for (const [model, i] of Object.entries(results)) {
     const goal = target(model, i);
     const m = i.mixed;
     const after = m === undefined ? "—" : `**${mib(m.after.total)}** (${mib(m.after.heapUsed)} / ${mib(m.after.backingStores)} / ${mib(m.after.wasm)}; peak ${mib(m.peak.total)})`;
+    const creation = Number.isFinite(i.createPeakBytes) ? `${mib(i.createPeakBytes + (i.load?.peak.heapUsed ?? 0))} (weights held + WASM ${mib(i.createPeakBytes)})` : "—";
+    const budget = i.kvBudget ? `${mib(i.kvBudget.batchBytes)} (${Math.floor(i.kvBudget.batchBytes / i.kvBudget.bytesPerPosition)})` : "none";
     rows.push(
-      `| ${model} | ${mib(i.weightBytes)} | ${mib(i.idle.total)} | ${phase(i.load)} | ${phase(i.single)} | ${phase(i.concurrent)} | ${after} | ` +
-        `${goal?.text ?? "—"} | ${goal === null ? "no target" : goal.met ? "yes" : "**no**"}${i.failure ? ` (failed at ${i.failure})` : ""} | ` +
+      `| ${model} | ${mib(i.weightBytes)} | ${mib(i.idle.total)} | ${phase(i.load)} | ${creation} | ${phase(i.single)} | ${i.longest ? `${i.longest.tokens} tokens: ${phase(i.longest)}` : "—"} | ${i.concurrent && i.concurrent.tokens !== i.plan.isolateTokens ? `${i.plan.isolateRows} × ${i.concurrent.tokens}: ` : ""}${phase(i.concurrent)} | ${after} | ${budget} | ` +
+        `${goal?.text ?? "—"} | ${goal === null ? "no target" : goal.met ? "yes" : "**no**"} | ` +
         `${i.load ? mib(i.load.after.wasm) : "—"} / ${mib(i.wasmInsideAfterLoad)} |`,
     );
   }
-  return rows;
+  const failures = Object.entries(results).flatMap(([model, i]) => i.failures.map((f) => `- ${model}, ${f}`));
+  return failures.length === 0 ? rows : [...rows, "", "Phases that did not complete:", ...failures];
 }
 export const ISOLATE_METHOD =
   "MiB. Isolate total = JS heap in use + ArrayBuffer backing stores + WebAssembly memory (in brackets, in that order), " +

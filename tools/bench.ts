@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     const weightBytes = manifest.files.filter((f) => f.role === "weights").reduce((a, f) => a + f.bytes, 0);
     if (values["isolate-only"]) {
       log(`${folder}: isolate memory phases…`);
-      isolates[shape.name] = await benchIsolate(folder, weightBytes, plan);
+      isolates[shape.name] = await benchIsolate(folder, plan);
       continue;
     }
     results[shape.name] = await benchModel(folder, weightBytes, plan, log);

@@ -2,12 +2,15 @@
 // tools/lib/isolate-memory.ts), sampled through the bench Worker's phases: model load, one long
 // generation, rows × tokens generated at once, and what is left after a mix of whole requests.
 import { IsolateMemory, type IsolateSample, type PhaseMemory } from "../lib/isolate-memory.js";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { SpeedPlan } from "./plan.js";
 import { BENCH_DIR } from "./models.js";
 import { startBenchWorker, type BenchWorker } from "./workerd.js";
 import { longestAlone, type KvBudget } from "../../src/engine/kv-budget.js";
 
 export interface IsolateResult {
+  /** Graph weights + embedding. */
   weightBytes: number;
   /** Before anything is loaded, after a full GC. */
   idle: IsolateSample;
@@ -44,8 +47,12 @@ export async function connectIsolate(worker: BenchWorker): Promise<{ isolate: Is
  * A fresh workerd of its own (so the figures start from an empty isolate and the speed run is not
  * disturbed): load, one long generation, rows × tokens at once, then the mixed requests.
  */
-export async function benchIsolate(model: string, weightBytes: number, plan: SpeedPlan): Promise<IsolateResult> {
+export async function benchIsolate(model: string, plan: SpeedPlan): Promise<IsolateResult> {
+  // The model's weights wherever they live: the graph's (ORT's heap) and the embedding (the kernel's).
+  const manifest = JSON.parse(await readFile(join(BENCH_DIR, model, "manifest.json"), "utf8")) as { files: { role: string; bytes: number }[] };
+  const weightBytes = manifest.files.filter((f) => f.role === "weights" || f.role === "embedding").reduce((sum, f) => sum + f.bytes, 0);
   const worker = await startBenchWorker(BENCH_DIR);
+  await worker.call("/r2-put", { model }); // served from local R2, as deployed (before the idle figure)
   const { isolate, idle } = await connectIsolate(worker);
   const result: IsolateResult = {
     weightBytes,
@@ -84,8 +91,10 @@ export async function benchIsolate(model: string, weightBytes: number, plan: Spe
       // Rows the budget cannot hold at once queue; a row that can never fit would be refused, so
       // under a small budget each row is as long as one can be (16-token prompts).
       const rowTokens = result.kvBudget ? Math.min(plan.isolateTokens, longestAlone(result.kvBudget) - 16) : plan.isolateTokens;
-      const concurrent = await phase(`${plan.isolateRows} × ${rowTokens} tokens at once`, () => isolate.measure(() => call("/batch", { rows: plan.isolateRows, newTokens: rowTokens })));
-      if (concurrent) result.concurrent = { ...concurrent.memory, tokens: rowTokens };
+      if (rowTokens > 0) {
+        const concurrent = await phase(`${plan.isolateRows} × ${rowTokens} tokens at once`, () => isolate.measure(() => call("/batch", { rows: plan.isolateRows, newTokens: rowTokens })));
+        if (concurrent) result.concurrent = { ...concurrent.memory, tokens: rowTokens };
+      } else result.failures.push(`${plan.isolateRows} × ${plan.isolateTokens} tokens at once: not run, the KV budget holds no 16-token prompt`);
       const mixed = await phase(`${plan.mixedRequests} mixed requests`, () =>
         isolate.measure(() => call<{ statuses: Record<number, number> }>("/mixed", { requests: plan.mixedRequests, concurrency: plan.mixedConcurrency })),
       );

@@ -30,7 +30,7 @@ export function isolateTable(results: Record<string, IsolateResult>): string[] {
   const first = Object.values(results)[0]?.plan;
   if (!first) return [];
   const rows = [
-    `| model | int8 weights | idle | load peak | in session creation | 1 × ${first.memoryTokens} tokens, peak | 1 × the longest that fits, peak | ${first.isolateRows} × ${first.isolateTokens} tokens at once, peak | ` +
+    `| model | int8 weights (graph + embedding) | idle | load peak | in session creation | 1 × ${first.memoryTokens} tokens, peak | 1 × the longest that fits, peak | ${first.isolateRows} × ${first.isolateTokens} tokens at once, peak | ` +
       `after ${first.mixedRequests} mixed requests (after GC) | KV budget (tokens in flight) | target | met? | WASM after load: inspector / read in the isolate |`,
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
   ];
@@ -54,5 +54,9 @@ export const ISOLATE_METHOD =
   "read from outside through the V8 inspector that wrangler exposes (tools/lib/isolate-memory.ts): `Runtime.getHeapUsage` " +
   "gives the JS heap and backing stores (its backingStorageSize leaves WebAssembly memory out, checked in workerd), and " +
   "every WebAssembly.Memory is summed inside the isolate. Sampled every 25 ms while a phase runs (the inspector answers " +
-  "between forward steps), peak shown; after the mixed requests the figure follows a forced full GC. The last column " +
-  "cross-checks the WASM figure against the bench Worker's own reading of ORT's memory.";
+  "between forward steps), peak shown; after the mixed requests the figure follows a forced full GC. Inside onnxruntime's " +
+  "one synchronous session creation the bench Worker records the weights still held + WASM at every initializer read " +
+  "(\"in session creation\", with the JS heap of the load's peak sample added). The model is served from local R2 and " +
+  "runs the deployment's memory config (ISOLATE_MEMORY_BYTES default, its KV byte budget: rows beyond it queue; a " +
+  "request that can never fit is refused and listed below the table, and the longest single generation that fits is " +
+  "measured instead). The last column cross-checks the WASM figure against the bench Worker's own reading of ORT's memory.";

@@ -38,15 +38,16 @@ readWasmWith(wasmBytes);
 
 /**
  * Vars for the generation service: no response/prefix cache, so every run really computes.
- * `deployed`: the isolate phases run the deployment's own memory config (the KV byte budget).
+ * `deployed`: the isolate phases run the deployment's own memory config (the KV byte budget) and
+ * read the model from R2, as a deployment does.
  */
-function benchEnv(origin: string, model: string, deployed = false): Record<string, unknown> {
+function benchEnv(origin: string, model: string, deployed: R2Bucket | null = null): Record<string, unknown> {
   const host = {
     fetch: (input: RequestInfo | URL) => fetch(`${origin}${new URL(input instanceof Request ? input.url : input).pathname}`),
   };
   return {
-    MODEL: `fetcher:BENCH_MODELS/${model}`,
-    BENCH_MODELS: host,
+    // Deployed: from (local) R2, uploaded by /r2-put; else over HTTP from the bench process.
+    ...(deployed ? { MODEL: `r2:${model}`, MODEL_BUCKET: deployed } : { MODEL: `fetcher:BENCH_MODELS/${model}`, BENCH_MODELS: host }),
     MAX_NEW_TOKENS_CAP: "1024",
     GENERATION_TIMEOUT_MS: "0",
     RESPONSE_CACHE_BYTES: "0",
@@ -80,12 +81,13 @@ interface BenchRequest {
 }
 
 export default {
-  async fetch(request: Request): Promise<Response> {
+  async fetch(request: Request, workerEnv: { MODEL_BUCKET: R2Bucket }): Promise<Response> {
     // Enters the isolate and nothing else: lets the inspector's queued GC run (isolate-memory.ts).
     if (new URL(request.url).pathname === "/ping") return new Response("ok");
     const body = (await request.json()) as BenchRequest;
-    const env = benchEnv(body.origin, body.model, body.deployed);
+    const env = benchEnv(body.origin, body.model, body.deployed ? workerEnv.MODEL_BUCKET : null);
     const path = new URL(request.url).pathname;
+    if (path === "/r2-put") return Response.json(await putInR2(workerEnv.MODEL_BUCKET, body.origin, body.model));
     if (body.heapBytes) planWasmHeap(body.heapBytes, body.growAfterLoad ? "after-load" : "instantiate"); // issue 12 prototype
     if (path === "/load-streamed") return Response.json(await loadStreamed(body.origin, body.model));
     if (path === "/load") {
@@ -107,6 +109,26 @@ export default {
     return new Response("not found", { status: 404 });
   },
 };
+
+/** The model folder copied from the bench process into (local) R2 under `model/`, streamed. */
+async function putInR2(bucket: R2Bucket, origin: string, model: string): Promise<{ files: number; bytes: number }> {
+  const get = async (file: string) => {
+    const response = await fetch(`${origin}/${model}/${file}`);
+    if (!response.ok || !response.body) throw new Error(`${model}/${file}: HTTP ${response.status}`);
+    return response;
+  };
+  const manifest = (await (await get("manifest.json")).json()) as ModelManifest;
+  let bytes = 0;
+  for (const file of ["manifest.json", ...manifest.files.map((f) => f.path)]) {
+    const response = await get(file);
+    const length = Number(response.headers.get("content-length"));
+    // R2 takes a stream of known length; the body goes through without being held whole.
+    const sized = new FixedLengthStream(length);
+    const [put] = await Promise.all([bucket.put(`${model}/${file}`, sized.readable), response.body!.pipeTo(sized.writable)]);
+    bytes += put?.size ?? 0;
+  }
+  return { files: manifest.files.length + 1, bytes };
+}
 
 /** One request through the Worker's generation service (response cache bypassed). */
 async function runGeneration(env: Record<string, unknown>, request: GenerateRequest, options: RunOptions = {}): Promise<GenerationOutcome> {

@@ -85,6 +85,8 @@ export class BatchScheduler {
   private waiting: Job[] = [];
   private slots: Slot[] = [];
   private kv: KvCache | null = null;
+  /** Whether the batch alone holds this.kv's buffers (not a prefix-cache entry or a prefill's present). */
+  private kvOwned = false;
   private running: Promise<void> | null = null;
   private readonly pause: () => Promise<void>;
   private readonly prefixCache: PrefixCache | null;
@@ -230,7 +232,7 @@ export class BatchScheduler {
       job.prefillEnd = budget.now();
       // The sequences share the prompt: its keys/values were computed once, now one row each.
       const rows = repeatRows(prefill.present, job.sequences.length);
-      this.kv = this.kv === null ? rows : this.layout.stack(this.kv, rows);
+      this.setKv(this.kv === null ? rows : this.layout.stack(this.kv, rows), this.kv !== null || rows !== prefill.present);
       job.sequences.forEach((sequence, i) => {
         this.slots.push({ job, sequence, length: rows.length, logits: i === 0 ? prefill.logits : prefill.logits.slice() });
       });
@@ -293,11 +295,11 @@ export class BatchScheduler {
       if (!slot.job.failed && !slot.sequence.finished) keep.push(i);
     });
     const leaving = new Set(this.slots.filter((_, i) => !keep.includes(i)).map((slot) => slot.job));
-    this.kv = keep.length > 0 && this.kv ? selectRows(this.kv, keep) : null;
+    this.setKv(keep.length > 0 && this.kv ? selectRows(this.kv, keep) : null, true);
     this.slots = keep.map((i) => this.slots[i]);
     for (const job of leaving) if (!job.failed && job.sequences.every((s) => s.finished)) this.settle(job);
     const longest = Math.max(...this.slots.map((slot) => slot.length));
-    if (this.kv && longest < this.kv.length) this.kv = this.layout.trim(this.kv, longest);
+    if (this.kv && longest < this.kv.length) this.setKv(this.layout.trim(this.kv, longest), true);
   }
 
   /** One token for every running row, in one forward pass. */
@@ -321,7 +323,8 @@ export class BatchScheduler {
       // Grown once to what its rows can reach (the byte budget admitted that much): growing in
       // steps left every outgrown cache as old-generation garbage (measured: 10 MiB over 81 tokens).
       const reserve = Math.max(...slots.map((slot) => reach(slot.job.spec)));
-      this.kv = this.layout.next(kv, output.kv, slots.map((slot) => slot.length), 1, true, reserve);
+      this.setKv(this.layout.next(kv, output.kv, slots.map((slot) => slot.length), 1, true, reserve), true);
+      detachExcept(output.kv.tensors, this.kv); // the step's new positions, once copied into the cache
       for (const slot of slots) slot.length++;
       output.logits.forEach((logits, i) => (slots[i].logits = logits));
       for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;
@@ -331,6 +334,19 @@ export class BatchScheduler {
       this.slots = [];
       this.kv = null;
     }
+  }
+
+  /**
+   * The batch's cache replaced by `next` (`nextOwned`: its new buffers are the batch's alone). Buffers
+   * of the old one the batch owned and `next` does not reuse are detached: freed at once, where a
+   * dropped reference leaves them in the isolate until V8's next full GC (measured in workerd: 8
+   * queued rows left 14 MiB of finished and outgrown caches behind).
+   */
+  private setKv(next: KvCache | null, nextOwned: boolean): void {
+    const old = this.kv;
+    if (old && this.kvOwned) detachExcept(old.tensors, next);
+    if (next === null || !old || next.tensors.some((t, i) => t !== old.tensors[i])) this.kvOwned = next !== null && nextOwned;
+    this.kv = next;
   }
 
   private settle(job: Job): void {
@@ -350,6 +366,15 @@ export class BatchScheduler {
     if (job.failed) return;
     job.failed = true;
     job.outcome = { error };
+  }
+}
+
+/** Frees `arrays`' buffers now (detached), except those `kept` still uses; views into larger buffers are left alone. */
+function detachExcept(arrays: Float32Array[], kept: KvCache | null): void {
+  const reused = new Set(kept?.tensors.map((t) => t.buffer));
+  for (const t of arrays) {
+    if (reused.has(t.buffer) || t.byteOffset !== 0 || t.byteLength !== t.buffer.byteLength) continue;
+    (t.buffer as unknown as { transfer(length: number): ArrayBuffer }).transfer(0);
   }
 }
 

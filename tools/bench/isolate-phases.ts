@@ -26,6 +26,8 @@ export interface IsolateResult {
   /** plan.mixedRequests whole requests (mixed-requests.ts); `after` is what the isolate keeps. */
   mixed?: PhaseMemory;
   mixedStatuses: Record<number, number>;
+  /** Rounds 2, 3 of the same mix: peak and after-GC figures, to see that the isolate levels off. */
+  soak: PhaseMemory[];
   /** Cross-check: ORT's WASM memory after load as read inside the isolate by the bench Worker. */
   wasmInsideAfterLoad: number;
   /** Inside session creation (no sampler can look): weights still held + WASM, at its largest. */
@@ -62,6 +64,7 @@ export async function benchIsolate(model: string, plan: SpeedPlan): Promise<Isol
     createPeakBytes: NaN,
     kvBudget: null,
     failures: [],
+    soak: [],
     plan: { memoryTokens: plan.memoryTokens, isolateRows: plan.isolateRows, isolateTokens: plan.isolateTokens, mixedRequests: plan.mixedRequests },
   };
   // Every call runs the deployment's memory config (deployed: the KV byte budget of
@@ -99,6 +102,14 @@ export async function benchIsolate(model: string, plan: SpeedPlan): Promise<Isol
         isolate.measure(() => call<{ statuses: Record<number, number> }>("/mixed", { requests: plan.mixedRequests, concurrency: plan.mixedConcurrency })),
       );
       if (mixed) [result.mixed, result.mixedStatuses] = [mixed.memory, mixed.result.statuses];
+      // A short soak: the same mix again, twice; what the isolate keeps must level off.
+      for (let round = 2; mixed && round <= 3; round++) {
+        const again = await phase(`mixed requests, round ${round}`, () =>
+          isolate.measure(() => call("/mixed", { requests: plan.mixedRequests, concurrency: plan.mixedConcurrency })),
+        );
+        if (!again) break;
+        result.soak.push(again.memory);
+      }
     }
   } finally {
     isolate.close();

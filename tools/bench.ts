@@ -1,7 +1,7 @@
 // CLI: npm run bench [-- --quick] [-- --write]
 // Speed and memory of our Worker vs plain onnxruntime-web vs onnxruntime-node, one table.
 // --quick: a tiny model and short runs (smoke check). --write: also regenerate BENCHMARKS.md.
-// --isolate-only: only the isolate-memory phases (tools/bench/isolate-phases.ts) and their table.
+// --model NAME: one model only. --isolate-only: only the isolate-memory phases (tools/bench/isolate-phases.ts) and their table.
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -15,9 +15,11 @@ import { benchIsolate, type IsolateResult } from "./bench/isolate-phases.js";
 import { readFile } from "node:fs/promises";
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, write: { type: "boolean", default: false }, "isolate-only": { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, write: { type: "boolean", default: false }, "isolate-only": { type: "boolean", default: false }, model: { type: "string" } } });
   const plan = values.quick ? QUICK_PLAN : FULL_PLAN;
-  const shapes = values.quick ? QUICK_SHAPES : FULL_SHAPES;
+  // --model NAME: one of the shapes only (e.g. while working on one model's memory).
+  const shapes = (values.quick ? QUICK_SHAPES : FULL_SHAPES).filter((s) => values.model === undefined || s.name === values.model);
+  if (shapes.length === 0) throw new Error(`--model ${values.model}: no such bench model (${FULL_SHAPES.map((s) => s.name).join(", ")})`);
   const startedAt = new Date();
   const log = (line: string) => console.error(`[bench] ${line}`);
   console.log(machineDescription().join("\n"));
@@ -30,7 +32,7 @@ async function main(): Promise<void> {
     const weightBytes = manifest.files.filter((f) => f.role === "weights").reduce((a, f) => a + f.bytes, 0);
     if (values["isolate-only"]) {
       log(`${folder}: isolate memory phases…`);
-      isolates[shape.name] = await benchIsolate(folder, weightBytes, plan);
+      isolates[shape.name] = await benchIsolate(folder, plan);
       continue;
     }
     results[shape.name] = await benchModel(folder, weightBytes, plan, log);

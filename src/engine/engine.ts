@@ -115,7 +115,7 @@ export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?
   const ortBytes = ortMemoryBytes() || manifest.files.reduce((sum, f) => sum + f.bytes, 0);
   const modelBytes = ortBytes + headBytes;
   const budget = limits.isolateMemoryBytes > 0
-    ? kvBudget(manifest, layout, modelBytes, { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes, prefixCacheBytes: limits.prefixCacheBytes })
+    ? kvBudget(manifest, modelBytes, { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes, prefixCacheBytes: limits.prefixCacheBytes })
     : null;
   if (budget) {
     // Size ORT's heap once for the model plus the keys/values the budget admits, instead of

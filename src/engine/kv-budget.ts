@@ -2,11 +2,13 @@
 // heap, ArrayBuffers, WebAssembly memory); the weights and onnxruntime take what the WASM heap
 // holds after loading, the JS side needs a reserve, and what is left is the KV budget. A row of
 // `n` positions costs n × bytesPerPosition: every layer's key and value, fp32, times the copies
-// that exist at once during a step (the cache kept in JS, the past onnxruntime copies into WASM,
-// and the present it computes from it — plus, on left-padded graphs, the present copied back out).
+// that exist at once during a step. Two in WASM: the past onnxruntime copies in, and the present
+// GroupQueryAttention (or the graph's Concat) computes from it. Two in JS: the batch's cache and
+// the one that replaces it — rows joining, leaving or outgrowing the headroom get new arrays, and
+// left-padded graphs return a whole new present every step — the old one counting until V8's next
+// GC (measured in workerd: the isolate's ArrayBuffers reach well past one copy between GCs).
 // The prefix cache takes its share of the same budget.
 import type { ModelManifest } from "../model/manifest";
-import type { KvLayout } from "./kv-layout";
 
 export interface MemoryLimits {
   /** The isolate's memory limit (Workers: 128 MB on every plan). */
@@ -32,18 +34,22 @@ export interface KvBudget {
   jsReserveBytes: number;
 }
 
-/** Copies of a step's keys/values alive at once, per layout (see the header). */
-const COPIES = { "right-padded-append": 3, "left-padded": 4 } as const;
+/** Copies of a step's keys/values alive at once (see the header), and how many are in WASM. */
+const COPIES = 4;
+const WASM_COPIES = 2;
 
-export function kvBudget(manifest: ModelManifest, layout: KvLayout, modelBytes: number, limits: MemoryLimits): KvBudget {
+/** A batch cache that grows in place keeps headroom (kv.ts appendRightPadded): an eighth, at least 16. */
+export const withHeadroom = (positions: number) => positions + Math.max(16, positions >> 3);
+
+export function kvBudget(manifest: ModelManifest, modelBytes: number, limits: MemoryLimits): KvBudget {
   const arch = manifest.architecture;
   const perCopy = arch.n_layer * 2 * arch.n_embd * 4;
   const total = Math.max(0, limits.isolateBytes - modelBytes - limits.jsReserveBytes);
   const prefixCacheBytes = Math.min(limits.prefixCacheBytes, Math.floor(total / 4));
   return {
-    bytesPerPosition: perCopy * COPIES[layout.name],
+    bytesPerPosition: perCopy * COPIES,
     batchBytes: total - prefixCacheBytes,
-    wasmBytes: Math.floor(((total - prefixCacheBytes) * (COPIES[layout.name] - 1)) / COPIES[layout.name]),
+    wasmBytes: Math.floor(((total - prefixCacheBytes) * WASM_COPIES) / COPIES),
     prefixCacheBytes,
     isolateBytes: limits.isolateBytes,
     modelBytes,
@@ -61,14 +67,21 @@ export class KvBudgetError extends Error {
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
+/** Most positions one row can reach running alone (its cache's headroom counted). */
+export function longestAlone(budget: KvBudget): number {
+  let positions = Math.floor(budget.batchBytes / budget.bytesPerPosition);
+  while (positions > 0 && withHeadroom(positions) * budget.bytesPerPosition > budget.batchBytes) positions--;
+  return positions;
+}
+
 /** Throws KvBudgetError when `rows` rows of `positions` positions can never fit. */
 export function checkFits(budget: KvBudget, rows: number, positions: number): void {
-  const need = rows * positions * budget.bytesPerPosition;
+  const need = rows * withHeadroom(positions) * budget.bytesPerPosition;
   if (need <= budget.batchBytes) return;
-  const alone = Math.floor(budget.batchBytes / budget.bytesPerPosition);
+  const alone = longestAlone(budget);
   throw new KvBudgetError(
-    `this request needs ${mib(need)} MiB of keys/values (${rows} sequence(s) × ${positions} tokens, prompt included), ` +
-      `more than this deployment's ${mib(budget.batchBytes)} MiB budget (${alone} tokens in flight in all); ` +
+    `this request needs ${mib(need)} MiB of keys/values (${rows} sequence(s) × ${positions} tokens, prompt included, and the cache's headroom), ` +
+      `more than this deployment's ${mib(budget.batchBytes)} MiB budget (${alone} tokens for one sequence alone); ` +
       `lower ${rows > 1 ? "num_return_sequences or " : ""}max_new_tokens`,
     rows > 1 && positions <= alone ? "num_return_sequences" : "max_new_tokens",
   );

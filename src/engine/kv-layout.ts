@@ -24,9 +24,10 @@ export interface KvLayout {
   /**
    * The cache after a step, from what the graph returned. `rowLengths` are the rows' used positions
    * before the step; `growInPlace`: the caller never reads `past` again (the batch's own cache, not
-   * a prefix-cache entry), so its headroom may be written.
+   * a prefix-cache entry), so its headroom may be written; `reserve`: positions the batch can still
+   * reach, to grow to at once rather than in steps (each step leaves the outgrown arrays as garbage).
    */
-  next(past: KvCache | null, step: StepKv, rowLengths: readonly number[], seq: number, growInPlace: boolean): KvCache;
+  next(past: KvCache | null, step: StepKv, rowLengths: readonly number[], seq: number, growInPlace: boolean, reserve?: number): KvCache;
 }
 
 export function kvLayoutFor(manifest: ModelManifest): KvLayout {
@@ -59,9 +60,9 @@ function rightPaddedAppend(heads: number): KvLayout {
       for (let i = 0; i < kvLength; i++) mask.push(i < length ? 1 : 0);
       for (let i = 0; i < seq; i++) mask.push(1); // written right after the row's data
     },
-    next(past, step, rowLengths, seq, growInPlace) {
+    next(past, step, rowLengths, seq, growInPlace, reserve) {
       if (!past) return { batch: rowLengths.length, heads, length: step.positions, tensors: step.tensors };
-      return appendRightPadded(past, step.tensors, rowLengths, seq, growInPlace);
+      return appendRightPadded(past, step.tensors, rowLengths, seq, growInPlace, reserve);
     },
   };
 }

@@ -106,9 +106,10 @@ export function shrinkRight(kv: KvCache, length: number): KvCache {
  * A step's new keys/values (`fresh`, one [batch, heads, seq, headDim] array per tensor) written
  * right after each row's own data — row r's at position rowLengths[r], GroupQueryAttention's
  * right-padded layout. Into `past`'s own buffers when `inPlace` and they have room; otherwise into
- * new ones, with headroom to grow into when `inPlace` (a batch that will take more steps).
+ * new ones, with headroom to grow into when `inPlace` (a batch that will take more steps): up to
+ * `reserve` positions at once when given (the most its rows can reach), else an eighth more.
  */
-export function appendRightPadded(kv: KvCache, fresh: Float32Array[], rowLengths: readonly number[], seq: number, inPlace: boolean): KvCache {
+export function appendRightPadded(kv: KvCache, fresh: Float32Array[], rowLengths: readonly number[], seq: number, inPlace: boolean, reserve = 0): KvCache {
   const batch = rowLengths.length;
   if (batch !== kv.batch || fresh.length !== kv.tensors.length) throw new Error("new keys/values do not match the cache");
   const length = Math.max(kv.length, ...rowLengths.map((l) => l + seq));
@@ -116,7 +117,7 @@ export function appendRightPadded(kv: KvCache, fresh: Float32Array[], rowLengths
   let capacity = oldCapacity;
   let tensors = kv.tensors;
   if (!inPlace || length > oldCapacity) {
-    capacity = inPlace ? length + Math.max(16, length >> 3) : length;
+    capacity = !inPlace ? length : reserve >= length ? reserve : length + Math.max(16, length >> 3);
     tensors = kv.tensors.map((t) => {
       const headDim = headDimOf(kv, t);
       const out = new Float32Array(kv.batch * kv.heads * capacity * headDim);

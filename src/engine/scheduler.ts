@@ -5,7 +5,7 @@
 // How rows are padded is the model's KvLayout; on the right-padded-append layout a row's numbers
 // are exactly those of the same request alone, on left-padded graphs they can differ in the last bits.
 import { StepTimer, stepsUntilStart } from "./admission";
-import { checkFits, type KvBudget } from "./kv-budget";
+import { checkFits, withHeadroom, type KvBudget } from "./kv-budget";
 import type { Forward, KvCache } from "./forward";
 import { repeatRows, selectRows } from "./kv";
 import type { KvLayout } from "./kv-layout";
@@ -85,6 +85,8 @@ export class BatchScheduler {
   private waiting: Job[] = [];
   private slots: Slot[] = [];
   private kv: KvCache | null = null;
+  /** Whether the batch alone holds this.kv's buffers (not a prefix-cache entry or a prefill's present). */
+  private kvOwned = false;
   private running: Promise<void> | null = null;
   private readonly pause: () => Promise<void>;
   private readonly prefixCache: PrefixCache | null;
@@ -211,8 +213,12 @@ export class BatchScheduler {
 
   /** Prefill waiting requests that fit (first come, first served) and stack their rows in. */
   private async admit(): Promise<void> {
+    let kept = false;
     while (this.waiting.length > 0 && this.hasRoomFor(this.waiting[0].spec)) {
       const job = this.waiting.shift()!;
+      // The running rows' logits are views a prefill's forward overwrites (TokenHead.lastLogits).
+      if (!kept) for (const slot of this.slots) if (slot.logits) slot.logits = slot.logits.slice();
+      kept = true;
       const { budget } = job.spec;
       job.prefillStart = budget.now();
       job.spec.onStart?.();
@@ -226,7 +232,7 @@ export class BatchScheduler {
       job.prefillEnd = budget.now();
       // The sequences share the prompt: its keys/values were computed once, now one row each.
       const rows = repeatRows(prefill.present, job.sequences.length);
-      this.kv = this.kv === null ? rows : this.layout.stack(this.kv, rows);
+      this.setKv(this.kv === null ? rows : this.layout.stack(this.kv, rows), this.kv !== null || rows !== prefill.present);
       job.sequences.forEach((sequence, i) => {
         this.slots.push({ job, sequence, length: rows.length, logits: i === 0 ? prefill.logits : prefill.logits.slice() });
       });
@@ -264,8 +270,9 @@ export class BatchScheduler {
     });
     // A prefix-cache entry is shared: never grown in place.
     const present = this.layout.next(past, output.kv, [from], fresh.length, false);
-    this.prefixCache?.store(promptIds, present, output.logits[0]);
-    return { present, logits: output.logits[0] };
+    const logits = output.logits[0].slice(); // kept past the next forward (TokenHead.lastLogits)
+    this.prefixCache?.store(promptIds, present, logits);
+    return { present, logits };
   }
 
   /** Every row picks its next token; finished rows and failed requests leave the batch. */
@@ -288,11 +295,11 @@ export class BatchScheduler {
       if (!slot.job.failed && !slot.sequence.finished) keep.push(i);
     });
     const leaving = new Set(this.slots.filter((_, i) => !keep.includes(i)).map((slot) => slot.job));
-    this.kv = keep.length > 0 && this.kv ? selectRows(this.kv, keep) : null;
+    this.setKv(keep.length > 0 && this.kv ? selectRows(this.kv, keep) : null, true);
     this.slots = keep.map((i) => this.slots[i]);
     for (const job of leaving) if (!job.failed && job.sequences.every((s) => s.finished)) this.settle(job);
     const longest = Math.max(...this.slots.map((slot) => slot.length));
-    if (this.kv && longest < this.kv.length) this.kv = this.layout.trim(this.kv, longest);
+    if (this.kv && longest < this.kv.length) this.setKv(this.layout.trim(this.kv, longest), true);
   }
 
   /** One token for every running row, in one forward pass. */
@@ -313,7 +320,11 @@ export class BatchScheduler {
         positionIds: slots.map((slot) => slot.length),
         past: kv,
       });
-      this.kv = this.layout.next(kv, output.kv, slots.map((slot) => slot.length), 1, true);
+      // Grown once to what its rows can reach (the byte budget admitted that much): growing in
+      // steps left every outgrown cache as old-generation garbage (measured: 10 MiB over 81 tokens).
+      const reserve = Math.max(...slots.map((slot) => reach(slot.job.spec)));
+      this.setKv(this.layout.next(kv, output.kv, slots.map((slot) => slot.length), 1, true, reserve), true);
+      detachExcept(output.kv.tensors, this.kv); // the step's new positions, once copied into the cache
       for (const slot of slots) slot.length++;
       output.logits.forEach((logits, i) => (slots[i].logits = logits));
       for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;
@@ -323,6 +334,19 @@ export class BatchScheduler {
       this.slots = [];
       this.kv = null;
     }
+  }
+
+  /**
+   * The batch's cache replaced by `next` (`nextOwned`: its new buffers are the batch's alone). Buffers
+   * of the old one the batch owned and `next` does not reuse are detached: freed at once, where a
+   * dropped reference leaves them in the isolate until V8's next full GC (measured in workerd: 8
+   * queued rows left 14 MiB of finished and outgrown caches behind).
+   */
+  private setKv(next: KvCache | null, nextOwned: boolean): void {
+    const old = this.kv;
+    if (old && this.kvOwned) detachExcept(old.tensors, next);
+    if (next === null || !old || next.tensors.some((t, i) => t !== old.tensors[i])) this.kvOwned = next !== null && nextOwned;
+    this.kv = next;
   }
 
   private settle(job: Job): void {
@@ -345,8 +369,14 @@ export class BatchScheduler {
   }
 }
 
+/** Frees `arrays`' buffers now (detached), except those `kept` still uses; views into larger buffers are left alone. */
+function detachExcept(arrays: Float32Array[], kept: KvCache | null): void {
+  const reused = new Set(kept?.tensors.map((t) => t.buffer));
+  for (const t of arrays) {
+    if (reused.has(t.buffer) || t.byteOffset !== 0 || t.byteLength !== t.buffer.byteLength) continue;
+    (t.buffer as unknown as { transfer(length: number): ArrayBuffer }).transfer(0);
+  }
+}
+
 /** Positions a job's rows can reach: prompt plus every token it may generate. */
 const reach = (spec: GenerationJob) => spec.promptIds.length + spec.maxNewTokens;
-
-/** A batch cache that grows in place keeps headroom (kv.ts appendRightPadded): an eighth, at least 16. */
-const withHeadroom = (positions: number) => positions + Math.max(16, positions >> 3);

@@ -1,101 +1,139 @@
-// Prototype (issue 12, item 2): load weights without holding them twice. Today the registry reads
-// a weights file whole into one Uint8Array and onnxruntime copies every initializer out of it into
-// WASM memory, so for a moment the isolate holds the weights in JS *and* in WASM.
+// Weights loaded without holding them twice. onnxruntime copies every initializer out of the
+// external-data "file" into its WASM heap; a file read whole first would sit next to that copy.
 //
 // onnxruntime-web reads external data through one tiny interface: the mounted "file" must be a
-// Uint8Array (ORT's loadFile passes those through unchanged) and its C++ side asks it, once per
-// initializer, for `byteLength` and `subarray(offset, offset + length)`, copying that range into a
-// buffer of its own in the WASM heap. So the file can be a Uint8Array *look-alike* made of 1 MiB
-// chunks: streamed from the source (R2 body, fetch, assets) while hashing (crypto.DigestStream),
-// and each chunk detached (its memory returned at once, no GC needed) as soon as every
-// initializer range that touches it has been copied. Ranges come from the graph (external-ranges).
-// Copying out of a chunk after it was dropped throws, which ORT reports as a load failure: a wrong
+// Uint8Array (ORT's loadFile passes those through unchanged) and its glue asks it, once per
+// initializer, for `byteLength` and `subarray(offset, offset + length)`, copying that range into
+// its heap at once. So the file can be a Uint8Array *look-alike* holding one buffer per initializer
+// range (the ranges come from the graph: external-ranges.ts), filled as the file streams in and is
+// hashed (verifyStream), each buffer detached — its memory returned at once, no GC needed — as soon
+// as onnxruntime has copied it. A range is always one buffer, so a read is a view, never a copy:
+// with fixed-size chunks every range crossing a chunk boundary was copied into a fresh buffer,
+// ~40 MiB of garbage (distilgpt2) that sat next to the whole WASM heap until a GC.
+// Reading a range twice or out of the plan throws, which ORT reports as a load failure: a wrong
 // assumption fails loudly, never silently.
-import { ModelFileError } from "../model/verify";
+import { verifyStream } from "../model/verify";
 import type { ExternalRange } from "./external-ranges";
 
-const CHUNK_BYTES = 2 ** 20;
+let readObserver: ((liveBytes: number) => void) | null = null;
+
+/** Benchmark hook: `observe` becomes the onRead of every ChunkedWeights made from now on. */
+export function observeWeightReads(observe: ((liveBytes: number) => void) | null): void {
+  readObserver = observe;
+}
+
+interface Piece {
+  /** Where it starts in the file, and its bytes (null once released). */
+  offset: number;
+  length: number;
+  bytes: Uint8Array<ArrayBuffer> | null;
+  /** Planned ranges inside it not yet read; at 0 it is released. */
+  pending: number;
+}
 
 export class ChunkedWeights extends Uint8Array {
-  private readonly chunks: (Uint8Array<ArrayBuffer> | null)[];
-  /** Initializer ranges not yet copied, per chunk; a chunk at 0 is dropped. */
-  private readonly pending: number[];
-  private readonly rangeChunks = new Map<string, number[]>();
-  /** Chunks whose last range was just served: dropped on the next call, after ORT has copied. */
-  private toDrop: number[] = [];
+  /** Sorted by offset, not overlapping: the graph's ranges, overlapping ones merged. */
+  private readonly pieces: Piece[];
+  /** Planned ranges ("offset:length") not yet read: the piece holding each, and reads left. */
+  private readonly planned = new Map<string, { piece: Piece; reads: number }>();
+  /** Pieces whose last range was just served: released on the next call, after ORT has copied. */
+  private toDrop: Piece[] = [];
   private readonly total: number;
+  /** Bytes held for ranges (what was stored, padding between ranges is not) and released so far. */
+  readonly heldBytes: number;
   droppedBytes = 0;
   /** Called on every read onnxruntime makes (inside its one synchronous session-creation call,
-   * where no outside sampler can look): lets a caller record the peak of chunks + WASM heap. */
-  onRead: ((liveChunkBytes: number) => void) | null = null;
+   * where no outside sampler can look): lets a caller record the peak of held bytes + WASM heap. */
+  onRead: ((liveBytes: number) => void) | null = readObserver;
 
-  constructor(chunks: Uint8Array<ArrayBuffer>[], total: number, ranges: ExternalRange[]) {
+  constructor(total: number, ranges: ExternalRange[]) {
     super(0);
-    this.chunks = chunks;
     this.total = total;
-    this.pending = chunks.map(() => 0);
-    for (const range of ranges) {
-      if (!Number.isFinite(range.length)) continue; // "the rest of the file": never drop early
-      const touched: number[] = [];
-      for (let i = Math.floor(range.offset / CHUNK_BYTES); i * CHUNK_BYTES < range.offset + range.length; i++) touched.push(i);
-      touched.forEach((i) => this.pending[i]++);
-      this.rangeChunks.set(`${range.offset}:${range.length}`, touched);
+    const spans = ranges
+      // No length: "the rest of the file", which is what ORT then asks for.
+      .map((r) => ({ offset: r.offset, end: Number.isFinite(r.length) ? r.offset + r.length : total }))
+      .filter((s) => s.end > s.offset)
+      .sort((a, b) => a.offset - b.offset);
+    this.pieces = [];
+    for (const span of spans) {
+      if (span.end > total) throw new Error(`the graph reads bytes ${span.offset}–${span.end} of a ${total}-byte weights file`);
+      let piece = this.pieces.at(-1);
+      if (piece && span.offset < piece.offset + piece.length) piece.length = Math.max(piece.length, span.end - piece.offset);
+      else this.pieces.push((piece = { offset: span.offset, length: span.end - span.offset, bytes: null, pending: 0 }));
+      const key = `${span.offset}:${span.end - span.offset}`;
+      const plan = this.planned.get(key) ?? { piece, reads: 0 };
+      plan.reads++; // two initializers on one range: read twice
+      piece.pending++;
+      this.planned.set(key, plan);
     }
-    this.toDrop = this.pending.flatMap((n, i) => (n === 0 ? [i] : [])); // padding only
+    for (const piece of this.pieces) piece.bytes = new Uint8Array(piece.length);
+    this.heldBytes = this.pieces.reduce((sum, p) => sum + p.length, 0);
   }
 
   override get byteLength(): number {
     return this.total;
   }
 
+  /** Copies the file's bytes [offset, offset + chunk.length) into the pieces they belong to. */
+  place(chunk: Uint8Array, offset: number): void {
+    const end = offset + chunk.length;
+    for (let i = this.pieceAt(offset, true); i < this.pieces.length && this.pieces[i].offset < end; i++) {
+      const piece = this.pieces[i];
+      const from = Math.max(offset, piece.offset);
+      const to = Math.min(end, piece.offset + piece.length);
+      if (to > from) piece.bytes!.set(chunk.subarray(from - offset, to - offset), from - piece.offset);
+    }
+  }
+
   override subarray(begin = 0, end = this.total): Uint8Array<ArrayBuffer> {
     this.dropServed();
     if (end <= begin) return new Uint8Array(0);
-    const first = Math.floor(begin / CHUNK_BYTES);
-    const last = Math.floor(Math.max(begin, end - 1) / CHUNK_BYTES);
-    const piece = (i: number) => {
-      const chunk = this.chunks[i];
-      if (!chunk) throw new Error(`weights chunk ${i} was already released (bytes ${begin}–${end} read twice or out of plan)`);
-      return chunk;
-    };
-    let out: Uint8Array<ArrayBuffer>;
-    if (first === last) out = piece(first).subarray(begin - first * CHUNK_BYTES, end - first * CHUNK_BYTES);
-    else {
-      out = new Uint8Array(end - begin);
-      for (let i = first; i <= last; i++) {
-        const from = Math.max(begin, i * CHUNK_BYTES);
-        const to = Math.min(end, (i + 1) * CHUNK_BYTES);
-        out.set(piece(i).subarray(from - i * CHUNK_BYTES, to - i * CHUNK_BYTES), from - begin);
-      }
+    const piece = this.pieces[this.pieceAt(begin, false)];
+    if (!piece || end > piece.offset + piece.length) throw new Error(`weights bytes ${begin}–${end} are not an initializer range the graph names`);
+    if (!piece.bytes) throw new Error(`weights bytes ${begin}–${end} were already released (read twice or out of plan)`);
+    const out = piece.bytes.subarray(begin - piece.offset, end - piece.offset);
+    const plan = this.planned.get(`${begin}:${end - begin}`);
+    if (plan && plan.reads > 0) {
+      plan.reads--; // a read beyond the plan is not counted
+      if (--piece.pending === 0) this.toDrop.push(piece);
     }
-    for (const i of this.rangeChunks.get(`${begin}:${end - begin}`) ?? []) if (--this.pending[i] === 0) this.toDrop.push(i);
-    this.rangeChunks.delete(`${begin}:${end - begin}`); // a second read of the range is not counted twice
-    this.onRead?.(this.total - this.droppedBytes);
+    this.onRead?.(this.heldBytes - this.droppedBytes);
     return out;
   }
 
   /** Drops what was served (call once onnxruntime is done) and everything else: the session has its copy. */
   release(): void {
-    this.toDrop = this.chunks.map((_, i) => i);
+    this.toDrop = this.pieces;
     this.dropServed();
   }
 
   private dropServed(): void {
-    for (const i of this.toDrop) {
-      const chunk = this.chunks[i];
-      if (!chunk) continue;
-      this.droppedBytes += chunk.byteLength;
+    for (const piece of this.toDrop) {
+      if (!piece.bytes) continue;
+      this.droppedBytes += piece.length;
       // Detaching frees the backing store now; letting go of the reference would wait for a GC.
-      (chunk.buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
-      this.chunks[i] = null;
+      (piece.bytes.buffer as unknown as { transfer(length: number): ArrayBuffer }).transfer(0);
+      piece.bytes = null;
     }
     this.toDrop = [];
+  }
+
+  /** Index of the piece containing `offset`, or (`orNext`) of the first piece after it. */
+  private pieceAt(offset: number, orNext: boolean): number {
+    let [low, high] = [0, this.pieces.length];
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.pieces[mid].offset + this.pieces[mid].length <= offset) low = mid + 1;
+      else high = mid;
+    }
+    if (orNext || (low < this.pieces.length && this.pieces[low].offset <= offset)) return low;
+    return this.pieces.length;
   }
 }
 
 /**
- * Reads `body` into 1 MiB chunks while hashing it; rejects (before onnxruntime sees a byte) when
- * the size or sha256 differs from the manifest's.
+ * The weights file `body`, hashed as it streams and kept only where the graph's ranges are; rejects
+ * (before onnxruntime sees a byte) when the size or sha256 differs from the manifest's.
  */
 export async function streamWeights(
   body: ReadableStream<Uint8Array>,
@@ -103,36 +141,13 @@ export async function streamWeights(
   ranges: ExternalRange[],
   location: string,
 ): Promise<ChunkedWeights> {
-  const file = `${location}/${expected.path}`;
-  const digest = new crypto.DigestStream("SHA-256");
-  const hasher = digest.getWriter();
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  let filled = CHUNK_BYTES;
-  let total = 0;
-  for await (const part of body as unknown as AsyncIterable<Uint8Array>) {
-    await hasher.write(part);
-    let at = 0;
-    while (at < part.length) {
-      if (filled === CHUNK_BYTES) {
-        if (total + (part.length - at) > expected.bytes) {
-          await body.cancel().catch(() => undefined);
-          throw new ModelFileError(`${file} is more than ${expected.bytes} bytes, manifest says ${expected.bytes} (truncated or replaced?)`);
-        }
-        chunks.push(new Uint8Array(Math.min(CHUNK_BYTES, expected.bytes - chunks.length * CHUNK_BYTES)));
-        filled = 0;
-      }
-      const chunk = chunks[chunks.length - 1];
-      const n = Math.min(part.length - at, chunk.length - filled);
-      chunk.set(part.subarray(at, at + n), filled);
-      filled = filled + n === chunk.length ? CHUNK_BYTES : filled + n;
-      at += n;
-      total += n;
-    }
+  const mine = ranges.filter((r) => r.location.replace(/^\.\//, "") === expected.path.replace(/^\.\//, ""));
+  const weights = new ChunkedWeights(expected.bytes, mine);
+  try {
+    await verifyStream(body, { ...expected, role: "weights" }, location, (chunk, offset) => weights.place(chunk, offset));
+  } catch (error) {
+    weights.release();
+    throw error;
   }
-  await hasher.close();
-  const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  // The same words as verifyFile's, for a file read whole.
-  if (total !== expected.bytes) throw new ModelFileError(`${file} is ${total} bytes, manifest says ${expected.bytes} (truncated or replaced?)`);
-  if (sha256 !== expected.sha256) throw new ModelFileError(`${file} has sha256 ${sha256}, manifest says ${expected.sha256} (corrupt or from another conversion)`);
-  return new ChunkedWeights(chunks, total, ranges.filter((r) => r.location.replace(/^\.\//, "") === expected.path.replace(/^\.\//, "")));
+  return weights;
 }

@@ -25,9 +25,34 @@ export function planWasmHeap(bytes: number, when: "instantiate" | "after-load" =
 /** Hook for ORT's instantiation (src/session/ort.ts): remembers its memory; grows it if planned so. */
 export function growToPlannedHeap(imports: WebAssembly.Imports | undefined): number {
   for (const namespace of Object.values(imports ?? {})) {
-    for (const value of Object.values(namespace)) if (value instanceof WebAssembly.Memory) ortMemories.push(value);
+    for (const value of Object.values(namespace)) {
+      if (!(value instanceof WebAssembly.Memory)) continue;
+      ortMemories.push(value);
+      limitOvergrowth(value);
+    }
   }
   return plannedWhen === "instantiate" ? growPlannedHeapNow() : 0;
+}
+
+/**
+ * When an allocation does not fit, emscripten asks for max(needed, 1.2 × heap), and on failure
+ * retries with 1.1 × and 1.05 ×: the heap that loads GPT-2's 85 MiB of weights ends up to a fifth
+ * larger than what it holds, for good. Refusing the first two over-grown asks (at most two in a
+ * row, each exactly 1.2 × or 1.1 × the heap) leaves emscripten's own last try: the need, or 5 % more.
+ */
+function limitOvergrowth(memory: WebAssembly.Memory): void {
+  const grow = memory.grow.bind(memory);
+  let refused = 0;
+  const overgrown = (target: number, factor: number) => target === Math.ceil((memory.buffer.byteLength * factor) / PAGE) * PAGE;
+  memory.grow = (pages: number) => {
+    const target = memory.buffer.byteLength + pages * PAGE;
+    if (refused < 2 && (overgrown(target, 1.2) || overgrown(target, 1.1))) {
+      refused++;
+      throw new RangeError("over-grown heap refused (engine/wasm-heap.ts): emscripten retries with less");
+    }
+    refused = 0;
+    return grow(pages);
+  };
 }
 
 /** Grows ORT's memory to the planned size now (call after session creation for "after-load"). */

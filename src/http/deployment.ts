@@ -15,11 +15,11 @@ export function deploymentFor(env: Env): Deployment {
   let deployment = resolved.get(env);
   if (deployment) return deployment;
   const config = loadConfig(env);
-  const { maxBatchSize, maxQueuedRequests, prefixCacheBytes, isolateMemoryBytes } = config.limits;
+  const { maxBatchSize, maxQueuedRequests, prefixCacheBytes, isolateMemoryBytes, responseCacheBytes } = config.limits;
   const model = modelHandle(
     config.model,
     () => modelFiles(config.model, (name) => Reflect.get(env, name)),
-    { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests, prefixCacheBytes, isolateMemoryBytes, jsReserveBytes: JS_RESERVE_BYTES },
+    { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests, prefixCacheBytes, isolateMemoryBytes, jsReserveBytes: JS_RESERVE_BYTES + responseCacheBytes }, // the response cache lives in the JS heap
     { baseMs: config.modelRetryMs, maxMs: MODEL_RETRY_MAX_MS },
   );
   const generation = withResponseCache(engineService(config, model), responseCacheFor(config.limits));

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFits, KvBudgetError, kvBudget } from "../../src/engine/kv-budget";
-import { kvLayoutFor } from "../../src/engine/kv-layout";
+import { checkFits, KvBudgetError, kvBudget, longestAlone } from "../../src/engine/kv-budget";
 import { BatchScheduler, type GenerationJob } from "../../src/engine/scheduler";
 import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
 import { fakeManifest, fakeModel, fakeScheduler } from "./fake-model";
@@ -11,23 +10,28 @@ const distil = { ...fakeManifest("right"), architecture: { ...fakeManifest().arc
 
 describe("kvBudget", () => {
   it("is the isolate minus the loaded model and the JS reserve, every copy of a step's keys/values counted", () => {
-    const budget = kvBudget(distil, kvLayoutFor(distil), 101 * MiB, { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB, prefixCacheBytes: 16 * MiB });
-    // 6 layers × (key + value) × 768 × 4 bytes = 36 KiB per copy; JS cache + WASM past + WASM present.
-    expect(budget.bytesPerPosition).toBe(3 * 36_864);
+    const budget = kvBudget(distil, 101 * MiB, { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB, prefixCacheBytes: 16 * MiB });
+    // 6 layers × (key + value) × 768 × 4 bytes = 36 KiB per copy; WASM past + WASM present, the JS
+    // cache and the one replacing it.
+    expect(budget.bytesPerPosition).toBe(4 * 36_864);
     // 15 MiB left: the prefix cache gets at most a quarter of it, the batch the rest.
     expect(budget.prefixCacheBytes).toBe(Math.floor((15 * MiB) / 4));
     expect(budget.batchBytes + budget.prefixCacheBytes).toBe(15 * MiB);
-    expect(Math.floor(budget.batchBytes / budget.bytesPerPosition)).toBe(106); // tokens in flight
+    expect(Math.floor(budget.batchBytes / budget.bytesPerPosition)).toBe(80); // tokens in flight
+    // Half of the batch's share is planned into onnxruntime's heap (the two WASM copies).
+    expect(budget.wasmBytes).toBe(Math.floor(budget.batchBytes / 2));
   });
 
   it("a request that can never fit is refused naming what to lower", () => {
-    const budget = kvBudget(distil, kvLayoutFor(distil), 101 * MiB, { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB, prefixCacheBytes: 0 });
-    expect(() => checkFits(budget, 1, 100)).not.toThrow();
-    const tooLong = (() => { try { checkFits(budget, 1, 200); } catch (e) { return e; } })() as KvBudgetError;
+    const budget = kvBudget(distil, 101 * MiB, { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB, prefixCacheBytes: 0 });
+    // 15 MiB / 144 KiB = 106 positions; one row alone also needs its cache's headroom (at least 16).
+    expect(longestAlone(budget)).toBe(90);
+    expect(() => checkFits(budget, 1, 90)).not.toThrow();
+    const tooLong = (() => { try { checkFits(budget, 1, 91); } catch (e) { return e; } })() as KvBudgetError;
     expect(tooLong).toBeInstanceOf(KvBudgetError);
     expect(tooLong.field).toBe("max_new_tokens");
-    expect(tooLong.message).toMatch(/needs 21\.1 MiB of keys\/values \(1 sequence\(s\) × 200 tokens.*more than this deployment's 15\.0 MiB budget \(142 tokens in flight/);
-    const tooMany = (() => { try { checkFits(budget, 8, 100); } catch (e) { return e; } })() as KvBudgetError;
+    expect(tooLong.message).toMatch(/needs 15\.0 MiB of keys\/values \(1 sequence\(s\) × 91 tokens.*more than this deployment's 15\.0 MiB budget \(90 tokens for one sequence alone/);
+    const tooMany = (() => { try { checkFits(budget, 8, 10); } catch (e) { return e; } })() as KvBudgetError;
     expect(tooMany.field).toBe("num_return_sequences");
   });
 });

@@ -57,6 +57,19 @@ describe("KV cache helpers", () => {
     expect(positions(second, 0, 0, 5).slice(3)).toEqual([[9000, 9001, 9002], [9000, 9001, 9002]]);
   });
 
+  it("given what its rows can reach, it grows to that once (no outgrown buffers left behind), then by headroom past it", () => {
+    const first = appendRightPadded(cache([3]), freshStep(1), [3], 1, true, 40);
+    expect(first.capacity).toBe(40);
+    let kv = first;
+    for (let length = 4; length < 40; length++) kv = appendRightPadded(kv, freshStep(1), [length], 1, true, 40);
+    expect(kv.tensors[0]).toBe(first.tensors[0]);
+    expect(kv.length).toBe(40);
+    expect(positions(kv, 0, 1, 3)).toEqual(expected(0, 1, 3));
+    const beyond = appendRightPadded(kv, freshStep(1), [40], 1, true, 40); // a reserve too small is no limit
+    expect(beyond.length).toBe(41);
+    expect(beyond.capacity).toBe(41 + 16);
+  });
+
   it("stacks caches with headroom, compact, on either side", () => {
     const a = shrinkRight(appendRightPadded(cache([2]), freshStep(1), [2], 1, true), 3);
     const b = cache([1]);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import packageJson from "../../package.json";
+import { JS_RESERVE_BYTES } from "../../src/config";
 import app from "../../src/index";
 import { envFor, postJson } from "./helpers";
 
@@ -27,15 +28,17 @@ describe("GET /v1/info", () => {
     // same model under another name (so another engine), with room for about 40 tokens.
     const plain = (await (await get("/v1/info")).json()) as { memory: null; model_memory_bytes: number };
     expect(plain.memory).toBeNull();
-    const jsReserve = 12 * 2 ** 20;
-    const perToken = 3 * 1 * 2 * 32 * 4; // synthetic: 1 layer × 32 wide, fp32 keys and values, 3 copies
+    // The JS reserve, and the response cache kept out of the budget beside it.
+    const jsReserve = JS_RESERVE_BYTES + 2 ** 20;
+    const perToken = 4 * 1 * 2 * 32 * 4; // synthetic: 1 layer × 32 wide, fp32 keys and values, 4 copies
     const isolate = plain.model_memory_bytes + jsReserve + Math.ceil((40 * perToken * 4) / 3);
-    const tight = { ISOLATE_MEMORY_BYTES: String(isolate) };
+    const tight = { ISOLATE_MEMORY_BYTES: String(isolate), RESPONSE_CACHE_BYTES: String(2 ** 20) };
     const model = `fetcher:TEST_MODELS/${MODEL}/`;
     const tightInfo = (await (await app.request("/v1/info", {}, envFor(model, tight))).json()) as { memory: Record<string, number> };
     const memory = tightInfo.memory;
     expect(memory.isolate_bytes).toBe(isolate);
     expect(memory.kv_bytes_per_token).toBe(perToken);
+    expect(memory.js_reserve_bytes).toBe(jsReserve);
     expect(memory.kv_budget_bytes + memory.prefix_cache_bytes).toBe(Math.max(0, isolate - memory.model_bytes - jsReserve));
     const room = memory.tokens_in_flight;
     expect(room).toBeLessThan(60);

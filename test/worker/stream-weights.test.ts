@@ -30,9 +30,14 @@ describe("streamWeights", () => {
       const end = Number.isFinite(range.length) ? range.offset + range.length : whole.byteLength;
       expect(weights.subarray(range.offset, end)).toEqual(whole.subarray(range.offset, end));
     }
+    // Only the ranges are held (padding between them is not), each range one buffer: a read is a view.
+    expect(weights.heldBytes).toBeLessThanOrEqual(whole.byteLength);
+    expect(weights.heldBytes).toBeGreaterThan(whole.byteLength * 0.95);
     weights.release();
-    expect(weights.droppedBytes).toBe(whole.byteLength);
-    expect(() => weights.subarray(0, 16)).toThrow(/already released/);
+    expect(weights.droppedBytes).toBe(weights.heldBytes);
+    const first = ranges.reduce((a, b) => (a.offset < b.offset ? a : b));
+    expect(() => weights.subarray(first.offset, first.offset + 16)).toThrow(/already released/);
+    expect(() => weights.subarray(whole.byteLength - 1, whole.byteLength + 1)).toThrow(/not an initializer range/);
   });
 
   it("refuses a truncated or corrupt file before onnxruntime reads it, naming the file", async () => {
@@ -47,6 +52,6 @@ describe("streamWeights", () => {
     await expect(streamWeights(streamOf(corrupt), entry, [], "src")).rejects.toThrow(/has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/);
     const longer = new Uint8Array(whole.length + 5);
     longer.set(whole);
-    await expect(streamWeights(streamOf(longer), entry, [], "src")).rejects.toThrow(/is more than \d+ bytes/);
+    await expect(streamWeights(streamOf(longer), entry, [], "src")).rejects.toThrow(/is longer than the \d+ bytes the manifest says/);
   });
 });

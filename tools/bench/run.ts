@@ -58,7 +58,7 @@ interface Generation {
 
 export async function benchModel(folder: string, weightBytes: number, plan: SpeedPlan, log: (line: string) => void): Promise<ModelResult> {
   log(`${folder}: isolate memory through load, generations and mixed requests (own workerd)…`);
-  const isolate = await benchIsolate(folder, weightBytes, plan);
+  const isolate = await benchIsolate(folder, plan);
   log(`${folder}: mixed requests answered ${Object.entries(isolate.mixedStatuses).map(([status, n]) => `${n} × HTTP ${status}`).join(", ")}`);
   log(`${folder}: our Worker in workerd…`);
   const { ours, memory, cache, plainWorkerd, batch } = await benchWorker(folder, weightBytes, plan);

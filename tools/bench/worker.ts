@@ -13,6 +13,7 @@ import { deploymentFor } from "../../src/http/deployment";
 import { mixedRequests } from "./mixed-requests";
 import { loadStreamed, readWasmWith } from "./streamed-load-route";
 import { planWasmHeap } from "../../src/engine/wasm-heap";
+import { observeWeightReads } from "../../src/engine/stream-weights";
 
 // ORT creates its WASM memory while instantiating its module. Wrap WebAssembly.instantiate before
 // src/engine/ort.ts installs its own hook (it captures the function present at that time), so we
@@ -35,21 +36,25 @@ function collectMemories(namespace: unknown): void {
 const wasmBytes = () => [...memories].reduce((sum, m) => sum + m.buffer.byteLength, 0);
 readWasmWith(wasmBytes);
 
-/** Vars for the generation service: no response/prefix cache, so every run really computes. */
-function benchEnv(origin: string, model: string): Record<string, unknown> {
+/**
+ * Vars for the generation service: no response/prefix cache, so every run really computes.
+ * `deployed`: the isolate phases run the deployment's own memory config (the KV byte budget) and
+ * read the model from R2, as a deployment does.
+ */
+function benchEnv(origin: string, model: string, deployed: R2Bucket | null = null): Record<string, unknown> {
   const host = {
     fetch: (input: RequestInfo | URL) => fetch(`${origin}${new URL(input instanceof Request ? input.url : input).pathname}`),
   };
   return {
-    MODEL: `fetcher:BENCH_MODELS/${model}`,
-    BENCH_MODELS: host,
+    // Deployed: from (local) R2, uploaded by /r2-put; else over HTTP from the bench process.
+    ...(deployed ? { MODEL: `r2:${model}`, MODEL_BUCKET: deployed } : { MODEL: `fetcher:BENCH_MODELS/${model}`, BENCH_MODELS: host }),
     MAX_NEW_TOKENS_CAP: "1024",
     GENERATION_TIMEOUT_MS: "0",
-    PREFIX_CACHE_BYTES: "0",
     RESPONSE_CACHE_BYTES: "0",
     // GPT-2-124M does not fit a 128 MB isolate at all (its byte budget would admit nothing); workerd
-    // enforces no limit, and speed is measured like for like with the byte budget off.
-    ISOLATE_MEMORY_BYTES: "0",
+    // enforces no limit, and speed is measured like for like with the byte budget off. The prefix
+    // cache is part of that budget: deployed, it is the deployment's too.
+    ...(deployed ? {} : { ISOLATE_MEMORY_BYTES: "0", PREFIX_CACHE_BYTES: "0" }),
   };
 }
 
@@ -71,21 +76,29 @@ interface BenchRequest {
   growAfterLoad?: boolean;
   /** /plain: the speed plan to run with the plain loop. */
   plan?: SpeedPlan;
+  /** The deployment's memory config (ISOLATE_MEMORY_BYTES default) instead of no byte budget. */
+  deployed?: boolean;
 }
 
 export default {
-  async fetch(request: Request): Promise<Response> {
+  async fetch(request: Request, workerEnv: { MODEL_BUCKET: R2Bucket }): Promise<Response> {
     // Enters the isolate and nothing else: lets the inspector's queued GC run (isolate-memory.ts).
     if (new URL(request.url).pathname === "/ping") return new Response("ok");
     const body = (await request.json()) as BenchRequest;
-    const env = benchEnv(body.origin, body.model);
+    const env = benchEnv(body.origin, body.model, body.deployed ? workerEnv.MODEL_BUCKET : null);
     const path = new URL(request.url).pathname;
+    if (path === "/r2-put") return Response.json(await putInR2(workerEnv.MODEL_BUCKET, body.origin, body.model));
     if (body.heapBytes) planWasmHeap(body.heapBytes, body.growAfterLoad ? "after-load" : "instantiate"); // issue 12 prototype
     if (path === "/load-streamed") return Response.json(await loadStreamed(body.origin, body.model));
     if (path === "/load") {
       const started = performance.now();
-      await deploymentFor(env as unknown as Env).model.engine();
-      return Response.json({ loadMs: performance.now() - started, wasmBytes: wasmBytes() });
+      // Inside onnxruntime's one synchronous session creation no outside sampler can look: the
+      // weights still held plus every WASM memory, at each initializer read.
+      let createPeakBytes = 0;
+      observeWeightReads((held) => (createPeakBytes = Math.max(createPeakBytes, held + wasmBytes())));
+      const engine = await deploymentFor(env as unknown as Env).model.engine();
+      observeWeightReads(null);
+      return Response.json({ loadMs: performance.now() - started, wasmBytes: wasmBytes(), createPeakBytes, kvBudget: engine.kvBudget });
     }
     if (path === "/generate") return Response.json(await timedGeneration(env, body.promptTokens!, body.newTokens!));
     if (path === "/batch") return Response.json(await batchedGeneration(env, body.rows!, body.newTokens!));
@@ -96,6 +109,26 @@ export default {
     return new Response("not found", { status: 404 });
   },
 };
+
+/** The model folder copied from the bench process into (local) R2 under `model/`, streamed. */
+async function putInR2(bucket: R2Bucket, origin: string, model: string): Promise<{ files: number; bytes: number }> {
+  const get = async (file: string) => {
+    const response = await fetch(`${origin}/${model}/${file}`);
+    if (!response.ok || !response.body) throw new Error(`${model}/${file}: HTTP ${response.status}`);
+    return response;
+  };
+  const manifest = (await (await get("manifest.json")).json()) as ModelManifest;
+  let bytes = 0;
+  for (const file of ["manifest.json", ...manifest.files.map((f) => f.path)]) {
+    const response = await get(file);
+    const length = Number(response.headers.get("content-length"));
+    // R2 takes a stream of known length; the body goes through without being held whole.
+    const sized = new FixedLengthStream(length);
+    const [put] = await Promise.all([bucket.put(`${model}/${file}`, sized.readable), response.body!.pipeTo(sized.writable)]);
+    bytes += put?.size ?? 0;
+  }
+  return { files: manifest.files.length + 1, bytes };
+}
 
 /** One request through the Worker's generation service (response cache bypassed). */
 async function runGeneration(env: Record<string, unknown>, request: GenerateRequest, options: RunOptions = {}): Promise<GenerationOutcome> {

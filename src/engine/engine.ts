@@ -14,6 +14,7 @@ import { createSession, ort, ortMemoryBytes } from "./ort";
 import { PrefixCache } from "./prefix-cache";
 import { BatchScheduler, type GenerationJob, type JobResult } from "./scheduler";
 import { ModelSession } from "./session";
+import type { ShardStatus } from "./shard-protocol";
 
 export interface EngineLimits {
   /** Most sequences in one batched step. 1 = no batching. */
@@ -39,6 +40,8 @@ export interface Engine {
   readonly kvBudget: KvBudget | null;
   /** What the loaded model takes in the isolate (ORT's WASM heap after load). */
   readonly modelBytes: number;
+  /** A sharded model's shards as they report themselves now, and steps that rebuilt lost rows. */
+  shards?(): Promise<{ statuses: ShardStatus[]; recoveries: number }>;
   release(): Promise<void>;
 }
 

@@ -4,6 +4,7 @@
 // middle of a generation changes nothing but the time taken; a shard that stays down fails the
 // request with a 503-class error in bounded time, and no row is left behind.
 import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
 import type { Engine, EngineLimits } from "../../src/engine/engine";
 import type { GenerationJob } from "../../src/engine/scheduler";
 import { loadShardedEngine } from "../../src/engine/sharded-engine";
@@ -147,6 +148,9 @@ describe("served over HTTP with Durable Object bindings", () => {
     expect(got.generations[0].token_ids).toEqual(plain.generations[0].token_ids);
     const info = (await (await app.request("/v1/info", {}, shardedEnv)).json()) as { shards: { list: { index: number; layers: number[] }[] } };
     expect(info.shards.list.map((s) => [s.index, ...s.layers])).toEqual([[0, 0, 1], [1, 1, 2]]);
+    const schemas = ((await (await app.request("/openapi.json", {}, shardedEnv)).json()) as { components: { schemas: Record<string, any> } }).components.schemas;
+    const checked = z.fromJSONSchema(schemas.InfoResponse).safeParse(info);
+    expect(checked.success, JSON.stringify(checked.error?.issues)).toBe(true);
   });
 
   it("without the bindings, a 503 that says which binding to configure", async () => {

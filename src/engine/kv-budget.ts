@@ -35,7 +35,7 @@ export interface KvBudget {
 /** Copies of a step's keys/values alive at once, per layout (see the header). */
 const COPIES = { "right-padded-append": 3, "left-padded": 4 } as const;
 
-export function kvBudget(manifest: ModelManifest, layout: KvLayout, modelBytes: number, limits: MemoryLimits): KvBudget {
+export function kvBudget(manifest: ModelManifest, layout: Pick<KvLayout, "name">, modelBytes: number, limits: MemoryLimits): KvBudget {
   const arch = manifest.architecture;
   const perCopy = arch.n_layer * 2 * arch.n_embd * 4;
   const total = Math.max(0, limits.isolateBytes - modelBytes - limits.jsReserveBytes);
@@ -72,4 +72,19 @@ export function checkFits(budget: KvBudget, rows: number, positions: number): vo
       `lower ${rows > 1 ? "num_return_sequences or " : ""}max_new_tokens`,
     rows > 1 && positions <= alone ? "num_return_sequences" : "max_new_tokens",
   );
+}
+
+/**
+ * A sharded model's budget (issue 14): each shard's isolate has the same memory, less its measured
+ * WebAssembly memory (`modelBytes`: weights and runtime; the files' size before that is known) and
+ * the JS reserve, for its own blocks' keys/values — right-padded, as every shard's are. The shard
+ * that admits the fewest positions bounds the batch. No prefix cache.
+ */
+export function shardedKvBudget(manifest: ModelManifest, shards: readonly { layers: readonly [number, number]; modelBytes: number }[], limits: Omit<MemoryLimits, "prefixCacheBytes">): KvBudget {
+  const budgets = shards.map(({ layers, modelBytes }) => {
+    const blocks = { ...manifest, architecture: { ...manifest.architecture, n_layer: layers[1] - layers[0] } };
+    return kvBudget(blocks, { name: "right-padded-append" }, modelBytes, { ...limits, prefixCacheBytes: 0 });
+  });
+  const positions = (b: KvBudget) => b.batchBytes / b.bytesPerPosition;
+  return budgets.reduce((tightest, b) => (positions(b) < positions(tightest) ? b : tightest));
 }

@@ -8,7 +8,7 @@ import type { ManifestShard, ModelManifest } from "../model/manifest";
 import type { ModelFiles } from "../model/source";
 import type { Engine, EngineLimits } from "./engine";
 import { loadEmbedding } from "./head";
-import { kvBudget, type KvBudget } from "./kv-budget";
+import { shardedKvBudget } from "./kv-budget";
 import { kvLayoutFor } from "./kv-layout";
 import { BatchScheduler } from "./scheduler";
 import { ShardedModel, ShardUnavailableError, type ShardConnector } from "./sharded-forward";
@@ -36,7 +36,9 @@ export async function loadShardedEngine(files: ModelFiles, manifest: ModelManife
   checkShards(shards, statuses, files.location);
   await warmUp(model, manifest, files.location);
   const loaded = await model.status(); // after the warm-up step: what each shard takes, measured
-  const budget = limits.isolateMemoryBytes > 0 ? shardedBudget(manifest, shards, loaded, limits) : null;
+  const budget = limits.isolateMemoryBytes > 0
+    ? shardedKvBudget(manifest, shards.map((shard, i) => ({ layers: shard.layers, modelBytes: loaded[i].wasmBytes || shard.bytes })), { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes })
+    : null;
   // Padding is the shards' business (each row's keys/values are its own there); the front's cache
   // only grows by each step's new positions, as in the right-padded-append layout.
   const layout = kvLayoutFor({ ...manifest, io: { ...manifest.io, kv_padding: "right" } });
@@ -79,20 +81,4 @@ async function warmUp(model: ShardedModel, manifest: ModelManifest, location: st
   model.rowsLeft(kv.rows!.map((row) => row.id));
   await model.flush();
   if (!ok) throw new Error(`${location}: the sharded warm-up step gave ${logits[0]?.length} logits (vocab_size ${manifest.architecture.vocab_size}), or non-finite ones`);
-}
-
-/**
- * The keys/values every shard can hold at once: each shard's isolate has the same memory, less its
- * measured WebAssembly memory and the JS reserve, for its own blocks' keys/values. The shard that
- * admits the fewest positions bounds the batch.
- */
-export function shardedBudget(manifest: ModelManifest, shards: readonly ManifestShard[], statuses: readonly ShardStatus[], limits: EngineLimits): KvBudget {
-  const layout = kvLayoutFor({ ...manifest, io: { ...manifest.io, kv_padding: "right" } });
-  const budgets = shards.map((shard, i) => {
-    const blocks = { ...manifest, architecture: { ...manifest.architecture, n_layer: shard.layers[1] - shard.layers[0] } };
-    const modelBytes = statuses[i].wasmBytes || shard.bytes; // before onnxruntime's memory is known: the files
-    return kvBudget(blocks, layout, modelBytes, { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes, prefixCacheBytes: 0 });
-  });
-  const positions = (b: KvBudget) => b.batchBytes / b.bytesPerPosition;
-  return budgets.reduce((tightest, b) => (positions(b) < positions(tightest) ? b : tightest));
 }

@@ -1,7 +1,7 @@
 // A Worker that calls shard Durable Objects over RPC exactly as the front does (one binding per
 // shard, SHARD_<i>), behind a small JSON API for test/dev/shard-worker.test.ts: hidden states cross
 // as JSON numbers (float32 → double → float32 is exact).
-import { isShardStateLost, type ShardApi } from "../../../src/engine/shard-protocol";
+import { isShardStateLost, type ShardApi, type ShardStepRequest } from "../../../src/engine/shard-protocol";
 
 type ShardStub = ShardApi & { fault(afterSteps?: number): Promise<void> };
 type Env = Record<string, DurableObjectNamespace | undefined>;
@@ -20,7 +20,7 @@ export default {
       const body = request.method === "POST" ? ((await request.json()) as Record<string, unknown>) : {};
       const stub = shard(env, index);
       if (action === "step") {
-        const result = await stub.step({ ...(body as never), hidden: Float32Array.from(body.hidden as number[]) });
+        const result = await stub.step({ ...(body as unknown as ShardStepRequest), hidden: Float32Array.from(body.hidden as number[]) });
         return Response.json({ hidden: Array.from(result.hidden), positions: result.positions });
       }
       if (action === "release") return Response.json(await stub.release(body.ids as string[]) ?? null);

@@ -144,5 +144,6 @@ export class ShardCore implements ShardApi {
       const i = this.batch?.ids.indexOf(id) ?? -1;
       if (i >= 0) this.batch!.ids[i] = null; // no step will match this batch again: the next assembles
     }
+    if (this.batch?.ids.every((id) => id === null)) this.batch = null; // nothing left in it to keep
   }
 }

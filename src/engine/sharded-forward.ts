@@ -10,10 +10,14 @@
 // bounded number of attempts the step fails with ShardUnavailableError (a 503, never a hang).
 import type { Forward, ForwardInput, ForwardOutput } from "./forward";
 import type { TiedEmbedding } from "./lm-head/index";
-import { isShardStateLost, type ShardApi, type ShardRow, type ShardStatus, type ShardStepRequest } from "./shard-protocol";
+import { type ShardApi, type ShardRow, type ShardStatus, type ShardStepRequest } from "./shard-protocol";
 import { ShardRows, type PlannedRow } from "./shard-rows";
 
-/** A stub for shard `index`; asked again for a fresh one after a call on the last one failed. */
+/**
+ * A stub for shard `index`, asked for on every call: a Durable Object stub is an I/O object of the
+ * request that made it (workerd refuses it in another request), and the batch runs in whichever
+ * request drives it; a fresh stub also never carries a failed call's broken connection.
+ */
 export type ShardConnector = (index: number) => ShardApi;
 
 export interface ShardedOptions {
@@ -40,7 +44,6 @@ export class ShardedModel {
   readonly rows: ShardRows;
   /** Steps that had to rebuild rows after a shard failed (for tests and /v1/info). */
   recoveries = 0;
-  private readonly links: ShardApi[];
   private readonly attempts: number;
   private readonly callTimeoutMs: number;
   private readonly backoffMs: number;
@@ -48,7 +51,6 @@ export class ShardedModel {
   constructor(private readonly options: ShardedOptions) {
     // Row names unique beyond this model's life: shard instances may outlive it (a reload, a restart).
     this.rows = new ShardRows(`${crypto.randomUUID().slice(0, 8)}-`);
-    this.links = Array.from({ length: options.count }, (_, i) => options.connect(i));
     this.attempts = options.attempts ?? 4;
     this.callTimeoutMs = options.callTimeoutMs ?? 60_000;
     this.backoffMs = options.backoffMs ?? 50;
@@ -66,12 +68,16 @@ export class ShardedModel {
   async flush(): Promise<void> {
     const ids = this.rows.releasable();
     if (ids.length === 0) return;
-    await Promise.all(this.links.map((_, i) => this.call(i, (shard) => shard.release(ids))));
+    await Promise.all(this.shards().map((i) => this.call(i, (shard) => shard.release(ids))));
     this.rows.released(ids);
   }
 
   status(): Promise<ShardStatus[]> {
-    return Promise.all(this.links.map((_, i) => this.call(i, (shard) => shard.status())));
+    return Promise.all(this.shards().map((i) => this.call(i, (shard) => shard.status())));
+  }
+
+  private shards(): number[] {
+    return Array.from({ length: this.options.count }, (_, i) => i);
   }
 
   private async step(input: ForwardInput): Promise<ForwardOutput> {
@@ -139,8 +145,8 @@ export class ShardedModel {
   private async pipeline(rows: readonly ShardRow[], seq: number, embeds: Float32Array, positionIds: number[], release: string[]): Promise<Float32Array> {
     const wire = rows.map(({ id, past, copyOf }): ShardRow => (copyOf === undefined ? { id, past } : { id, past, copyOf }));
     let hidden = embeds;
-    for (let i = 0; i < this.links.length; i++) {
-      const lastOnly = i === this.links.length - 1;
+    for (let i = 0; i < this.options.count; i++) {
+      const lastOnly = i === this.options.count - 1;
       const request: ShardStepRequest = { rows: wire, seq, hidden, positionIds, release, lastOnly };
       const result = await this.call(i, (shard) => shard.step(request));
       const expected = rows.length * (lastOnly ? 1 : seq) * this.options.head.hidden;
@@ -150,17 +156,15 @@ export class ShardedModel {
     return hidden;
   }
 
-  /** A call on shard `index`, bounded in time; after a failure the shard's stub is replaced. */
+  /** A call on shard `index` through a stub of this request's, bounded in time. */
   private async call<T>(index: number, task: (shard: ShardApi) => Promise<T>): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | null = null;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.callTimeoutMs} ms`)), this.callTimeoutMs);
     });
     try {
-      return await Promise.race([task(this.links[index]), timeout]);
+      return await Promise.race([task(this.options.connect(index)), timeout]);
     } catch (error) {
-      // A lost row is the shard's answer, the stub is fine; anything else may have broken the stub.
-      if (!isShardStateLost(error)) this.links[index] = this.options.connect(index);
       throw new Error(`shard ${index}: ${messageOf(error)}`, { cause: error });
     } finally {
       if (timer !== null) clearTimeout(timer);

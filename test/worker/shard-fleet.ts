@@ -1,8 +1,8 @@
 // A sharded model's shards run in this isolate for tests (issue 14): each shard folder in a real
 // onnxruntime session behind the real shard runtime (src/shard/core.ts), reached through stubs as
 // the front reaches Durable Objects. The fleet plays the platform's part: it can kill an instance
-// (its stub fails every call from then on, the next stub reaches a fresh instance that holds no
-// rows), evict one (the stub still answers, from a fresh instance), or keep a shard down.
+// (the call it was to answer fails as a lost connection; later calls reach a fresh instance that
+// holds no rows), evict one (calls simply reach a fresh instance), or keep a shard down.
 import { env } from "cloudflare:workers";
 import { readManifest } from "../../src/engine/engine";
 import { createSession, ort } from "../../src/engine/ort";
@@ -45,37 +45,34 @@ async function load(model: string): Promise<{ front: ModelManifest; shards: Load
 export class ShardFleet {
   /** The instance each shard's stubs reach now. */
   private readonly instances: ShardCore[];
-  private readonly dead = new Set<ShardApi>();
+  /** Shards whose next call fails: their instance died under it. */
+  private readonly dying = new Set<number>();
   private readonly down = new Map<number, "fail" | "hang">();
-  /** Stubs handed out per shard (the front asks again after a failure). */
-  readonly connects: number[];
+  /** Calls that failed because their instance was killed, per shard. */
+  readonly lost: number[];
 
   constructor(private readonly shards: Loaded[]) {
     this.instances = shards.map((_, i) => this.fresh(i));
-    this.connects = shards.map(() => 0);
+    this.lost = shards.map(() => 0);
   }
 
   readonly connect = (index: number): ShardApi => {
-    this.connects[index]++;
-    const call = <T>(stub: ShardApi, task: (core: ShardCore) => Promise<T>): Promise<T> => {
+    const call = <T>(task: (core: ShardCore) => Promise<T>): Promise<T> => {
       if (this.down.get(index) === "hang") return new Promise<T>(() => undefined);
-      if (this.dead.has(stub) || this.down.has(index)) return Promise.reject(new Error("Network connection lost."));
-      return task(this.instances[index]);
+      if (this.dying.delete(index)) this.lost[index]++;
+      else if (!this.down.has(index)) return task(this.instances[index]);
+      return Promise.reject(new Error("Network connection lost."));
     };
-    const stub: ShardApi = {
-      step: (request) => call(stub, (core) => core.step(structuredClone(request))),
-      release: (ids) => call(stub, (core) => core.release(ids)),
-      status: () => call(stub, (core) => core.status()),
+    return {
+      step: (request) => call((core) => core.step(structuredClone(request))),
+      release: (ids) => call((core) => core.release(ids)),
+      status: () => call((core) => core.status()),
     };
-    this.stubs.push({ index, stub });
-    return stub;
   };
 
-  private readonly stubs: { index: number; stub: ShardApi }[] = [];
-
-  /** The instance of shard `index` dies: its stubs fail from now on; a new stub reaches a fresh one. */
+  /** The instance of shard `index` dies: the next call fails, later ones reach a fresh instance. */
   kill(index: number): void {
-    for (const { index: i, stub } of this.stubs) if (i === index) this.dead.add(stub);
+    this.dying.add(index);
     this.instances[index] = this.fresh(index);
   }
 

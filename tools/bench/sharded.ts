@@ -64,8 +64,10 @@ export async function benchSharded(folder: string, checkpoint: string, plan: Sha
   const plainPrefix = await uploadModel({ modelDir: plainDir, prefix: `bench-${folder}`, persistTo, log: () => undefined });
   const shardedPrefix = await uploadModel({ modelDir: shardedDir, prefix: `bench-${folder}-sharded`, persistTo, log: () => undefined });
   const configs = await writeShardedConfigs({ shards: plan.shards, prefix: shardedPrefix, outDir: join(BENCH_DIR, "sharded-configs") });
-  // No byte budget: workerd gives an isolate no memory limit, and the unsharded model would not fit 128 MB.
-  const vars = ["--var", "ISOLATE_MEMORY_BYTES:0", "--var", "RESPONSE_CACHE_BYTES:0"];
+  // No byte budget: workerd gives an isolate no memory limit, and the unsharded model would not fit
+  // 128 MB. No prefix cache: the sharded front has none, and a repeated prompt would skip the
+  // unsharded prefill altogether.
+  const vars = ["--var", "ISOLATE_MEMORY_BYTES:0", "--var", "RESPONSE_CACHE_BYTES:0", "--var", "PREFIX_CACHE_BYTES:0"];
   const plain = await startDev(["-c", join(ROOT, "wrangler.toml"), "--var", `MODEL:r2:${plainPrefix}`, ...vars], persistTo, log);
   const sharded = await startDev([...configs.flatMap((c) => ["-c", c]), ...vars], persistTo, log);
   try {

@@ -4,21 +4,13 @@
 // the front Worker and one Worker per shard in one `wrangler dev` (front first: it serves the port).
 // --faults sets SHARD_FAULTS=1, so shards can be killed on purpose to watch the front recover.
 import { spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { ModelManifest } from "../src/model/manifest.js";
-import { writeShardedConfigs } from "./sharded/config.js";
+import { shardCount, writeShardedConfigs } from "./sharded/config.js";
 import { uploadModel } from "./upload.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const USAGE = "usage: npm run dev:sharded -- <model-dir> [--port 8787] [--prefix <name>] [--faults] [--inspector-port <n>] [--persist-to <dir>]";
-
-export async function shardCount(modelDir: string): Promise<number> {
-  const manifest = JSON.parse(await readFile(join(modelDir, "manifest.json"), "utf8")) as ModelManifest;
-  if (!manifest.shards?.length) throw new Error(`${modelDir} is not a sharded model (its manifest lists no shards): convert it with --shards N or --shard-memory MiB`);
-  return manifest.shards.length;
-}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -11,7 +11,7 @@ import { appendRightPadded, kvBytes } from "../engine/kv";
 import { ShardStateLost, type ShardApi, type ShardRow, type ShardStatus, type ShardStepRequest, type ShardStepResult } from "../engine/shard-protocol";
 import type { ShardInfo } from "../model/manifest";
 import type { ShardForward } from "./graph";
-import { assembleBatch, takeRow, truncateRow, type RowKv, type Shape } from "./rows";
+import { assembleBatch, discard, takeRow, truncateRow, type RowKv, type Shape } from "./rows";
 import { checkStep } from "./validate";
 
 export interface ShardCoreOptions {
@@ -96,9 +96,12 @@ export class ShardCore implements ShardApi {
       for (let i = 0; i < seq; i++) mask.push(1);
     }
     const out = await this.forward({ batch: rows.length, seq, hidden: request.hidden, attentionMask: mask, positionIds: request.positionIds, past: batch.kv });
-    batch.kv = batch.kv
-      ? appendRightPadded(batch.kv, out.kv.tensors, batch.lengths, seq, true)
+    const before = batch.kv;
+    batch.kv = before
+      ? appendRightPadded(before, out.kv.tensors, batch.lengths, seq, true)
       : { batch: rows.length, heads: this.shape.heads, length: seq, tensors: out.kv.tensors };
+    discard(before, batch.kv.tensors); // the cache it outgrew (nothing when it grew in place)
+    discard(before ? out.kv : null); // the step's new positions, now copied into the cache
     batch.lengths = batch.lengths.map((length) => length + seq);
     if (!request.lastOnly || seq === 1) return { hidden: out.hidden, positions: seq };
     const width = this.options.width;
@@ -134,16 +137,25 @@ export class ShardCore implements ShardApi {
     });
     for (const id of stepping) this.detached.delete(id);
     const kv = rows.some((row) => row.past > 0) ? assembleBatch(sources, this.shape) : null;
+    // Now copied into the batch: the rows' own arrays, unless a row still held on its own shares
+    // them (a copyOf source that is not in this step), and the old batch, whose rows were copied out.
+    const held = [...this.detached.values()].flatMap((kv) => kv.tensors);
+    for (const source of sources) discard(source, held);
+    discard(last?.kv);
     this.batch = { ids: rows.map((row) => row.id), lengths: rows.map((row) => row.past), kv };
     return this.batch;
   }
 
   private forget(ids: readonly string[]): void {
     for (const id of ids) {
+      discard(this.detached.get(id));
       this.detached.delete(id);
       const i = this.batch?.ids.indexOf(id) ?? -1;
       if (i >= 0) this.batch!.ids[i] = null; // no step will match this batch again: the next assembles
     }
-    if (this.batch?.ids.every((id) => id === null)) this.batch = null; // nothing left in it to keep
+    if (this.batch?.ids.every((id) => id === null)) {
+      discard(this.batch.kv); // nothing left in it to keep
+      this.batch = null;
+    }
   }
 }

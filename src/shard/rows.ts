@@ -57,3 +57,19 @@ export function assembleBatch(rows: readonly (RowKv | null)[], shape: Shape): Kv
   });
   return { batch: rows.length, heads, length, tensors };
 }
+
+/**
+ * Gives a cache's memory back now: its buffers are detached (emptied), as stream-weights.ts does
+ * with weight chunks, instead of waiting for a garbage collection — a batch regrown every few
+ * steps otherwise leaves its old copies (tens of MiB at GPT-2 size) counted against the isolate.
+ * Only for caches nothing else references; arrays that are views into a larger buffer are left.
+ */
+export function discard(kv: { tensors: Float32Array[] } | null | undefined, keep: readonly Float32Array[] = []): void {
+  for (const t of kv?.tensors ?? []) {
+    if (keep.includes(t) || t.byteOffset !== 0 || t.byteLength !== t.buffer.byteLength) continue;
+    const buffer = t.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+    // (transfer where the runtime has it, workerd; a transferring clone detaches it elsewhere, Node 20)
+    if (buffer.transfer) buffer.transfer(0);
+    else structuredClone(buffer, { transfer: [buffer] });
+  }
+}

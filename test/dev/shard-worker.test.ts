@@ -30,7 +30,7 @@ beforeAll(async () => {
   const persistTo = path.join(work, "state");
   const prefix = await uploadModel({ modelDir, prefix: "models/synthetic-l3", persistTo, log: () => {} });
   const configs = await writeShardedConfigs({
-    shards: 2, prefix, outDir: path.join(work, "configs"), faults: true, frontConfig: path.resolve(import.meta.dirname, "shard-caller/wrangler.toml"),
+    shards: 2, prefix, outDir: path.join(work, "configs"), faults: true, frontConfig: path.resolve(import.meta.dirname, "../../tools/sharded/caller/wrangler.toml"),
   });
   dev = await startWranglerDev({ configs, persistTo, readyPath: "/health" });
   reference = (await openCores(modelDir)).cores;

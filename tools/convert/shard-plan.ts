@@ -9,17 +9,20 @@
 //   + keys/values        per block and position 2·E fp32, times COPIES alive in one step (the row
 //                        cache in JS, the past onnxruntime copies into WASM, the present it
 //                        computes), for the planned positions with the batch's right padding
-//   + prefill scratch    a prefill of PREFILL positions: GroupQueryAttention's scores
-//                        [heads, S, S] fp32 and the widest activations (the MLP's S·4E, several)
-// The constants were measured in workerd (README, "Sharded models"); the plan is an estimate with
-// a margin, the measurement is in `npm run bench`.
+//   + prefill scratch    a prefill step of S positions at the end of the context: GroupQueryAttention's
+//                        scores [heads, S, positions] fp32 and the widest activations (the MLP's
+//                        S·n_inner, several); onnxruntime's arena keeps its high-water mark
+// So the front must prefill long prompts in steps of at most `prefill` positions (default 128):
+// a 1,024-token prompt in one step needs ~50 MiB more per GPT-2-124M shard (measured).
+// BASE_BYTES is fitted to workerd measurements (README, "Sharded models"; npm run bench:shards);
+// the plan is an estimate, the measurement is bench:shards.
 import type { Gpt2Config } from "./checkpoint.js";
 
 export type LayerRange = [from: number, to: number];
 
 const MiB = 2 ** 20;
-/** onnxruntime-web's heap before any weights plus the shard Worker's JS heap. */
-export const BASE_BYTES = 12 * MiB;
+/** onnxruntime-web's heap before any weights (16 MiB) plus the shard Worker's JS heap. */
+export const BASE_BYTES = 18 * MiB;
 /** Key/value copies alive during a step (src/engine/kv-budget.ts, right-padded-append). */
 const COPIES = 3;
 /** What the plan provisions keys/values for: one 1,024-token context, or 8 rows of 128 tokens. */
@@ -28,11 +31,13 @@ export const PLAN_POSITIONS = 1024;
 const PADDING = 1.125;
 /** Activations alive at once besides the scores, in S·n_inner fp32 arrays. */
 const ACTIVATION_ARRAYS = 3;
+/** Longest prefill step the front sends (positions), unless told otherwise. */
+export const PLAN_PREFILL = 128;
 
 export interface PlanOptions {
   /** Positions of keys/values to hold (default PLAN_POSITIONS, capped at n_positions). */
   positions?: number;
-  /** Longest prefill step (default: the same as positions: a whole prompt at once). */
+  /** Longest prefill step the front sends (default PLAN_PREFILL). */
   prefill?: number;
 }
 
@@ -54,11 +59,11 @@ export function blockWeightBytes(config: Pick<Gpt2Config, "n_embd" | "n_inner">)
 export function estimateShard(config: Gpt2Config, layers: LayerRange, options: PlanOptions = {}): ShardEstimate {
   const { n_embd: E, n_head: H, n_inner: I } = config;
   const positions = Math.min(options.positions ?? PLAN_POSITIONS, config.n_positions);
-  const prefill = Math.min(options.prefill ?? positions, positions);
+  const prefill = Math.min(options.prefill ?? PLAN_PREFILL, positions);
   const blocks = layers[1] - layers[0];
   const weightsBytes = blocks * blockWeightBytes(config) + (layers[0] === 0 ? config.n_positions * E * 4 : 0);
   const kvBytes = Math.ceil(blocks * 2 * E * 4 * COPIES * positions * PADDING);
-  const scratchBytes = H * prefill * prefill * 4 + ACTIVATION_ARRAYS * prefill * I * 4;
+  const scratchBytes = H * prefill * positions * 4 + ACTIVATION_ARRAYS * prefill * I * 4;
   return { layers, weightsBytes, kvBytes, scratchBytes, totalBytes: BASE_BYTES + weightsBytes + kvBytes + scratchBytes };
 }
 

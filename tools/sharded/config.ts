@@ -7,9 +7,10 @@
 // Names the front reads (src/shard/index.ts says the same):
 //   env.SHARD_<i>     Durable Object namespace of shard i (class GptShard, script edge-gpt2-shard-<i>)
 // The shards find their files through the front's manifest at MODEL in the same R2 bucket.
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { experimental_readRawConfig } from "wrangler";
+import type { ModelManifest } from "../../src/model/manifest.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 export const SHARD_CLASS = "GptShard";
@@ -75,4 +76,11 @@ export async function writeShardedConfigs(options: ShardedConfigOptions): Promis
     await writeFile(written[i + 1], JSON.stringify(shardConfig(i), null, 2) + "\n");
   }
   return written;
+}
+
+/** How many shards a sharded model folder's front manifest names (an error for any other folder). */
+export async function shardCount(modelDir: string): Promise<number> {
+  const manifest = JSON.parse(await readFile(join(modelDir, "manifest.json"), "utf8")) as ModelManifest;
+  if (!manifest.shards?.length) throw new Error(`${modelDir} is not a sharded model (its manifest lists no shards): convert it with --shards N or --shard-memory MiB`);
+  return manifest.shards.length;
 }

@@ -15,10 +15,11 @@ import { ShardedModel, ShardUnavailableError, type ShardConnector } from "./shar
 import type { ShardStatus } from "./shard-protocol";
 
 export interface ShardedEngineOptions {
-  /** Tries per step and the bound on one shard call (see ShardedOptions); defaults there. */
+  /** Tries per step, the bound on one shard call, positions per step (see ShardedOptions); defaults there. */
   attempts?: number;
   callTimeoutMs?: number;
   backoffMs?: number;
+  maxStepPositions?: number;
 }
 
 export async function loadShardedEngine(files: ModelFiles, manifest: ModelManifest, limits: EngineLimits, connect: ShardConnector, options: ShardedEngineOptions): Promise<Engine> {

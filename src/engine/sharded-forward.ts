@@ -30,6 +30,12 @@ export interface ShardedOptions {
   callTimeoutMs?: number;
   /** Wait before the second try, doubling per try. Default 50 ms. */
   backoffMs?: number;
+  /**
+   * Most positions per row in one step: a longer prompt is sent in steps of this many. A shard's
+   * memory plan counts the scratch of a prefill step this long (tools/convert/shard-plan.ts,
+   * --shard-prefill); a row's numbers do not depend on how its prompt is split. Default 128.
+   */
+  maxStepPositions?: number;
 }
 
 /** The shards stayed unreachable (or kept losing rows) through every try: retry later. */
@@ -47,6 +53,7 @@ export class ShardedModel {
   private readonly attempts: number;
   private readonly callTimeoutMs: number;
   private readonly backoffMs: number;
+  private readonly maxStepPositions: number;
 
   constructor(private readonly options: ShardedOptions) {
     // Row names unique beyond this model's life: shard instances may outlive it (a reload, a restart).
@@ -54,6 +61,7 @@ export class ShardedModel {
     this.attempts = options.attempts ?? 4;
     this.callTimeoutMs = options.callTimeoutMs ?? 60_000;
     this.backoffMs = options.backoffMs ?? 50;
+    this.maxStepPositions = options.maxStepPositions ?? 128;
   }
 
   readonly forward: Forward = (input) => this.step(input);
@@ -105,7 +113,7 @@ export class ShardedModel {
           release = await this.refill(planned, release);
           rows = planned.map(({ id, history }) => ({ id, past: history.length, history }));
         }
-        const hidden = await this.pipeline(rows, seq, this.options.head.embed(inputIds), positionIds, release);
+        const hidden = await this.chunked(rows, seq, inputIds, release);
         this.rows.released(release.filter((id) => !ids.has(id)));
         this.rows.commit(rows, inputIds, seq);
         const all = this.options.head.logits(hidden);
@@ -133,12 +141,34 @@ export class ShardedModel {
     const byLength = new Map<number, PlannedRow[]>();
     for (const row of rows) if (row.history.length > 0) byLength.set(row.history.length, [...(byLength.get(row.history.length) ?? []), row]);
     for (const [length, group] of byLength) {
-      const tokens = group.flatMap((row) => row.history);
-      const positions = group.flatMap(() => Array.from({ length }, (_, i) => i));
-      await this.pipeline(group.map(({ id, history }) => ({ id, past: 0, history })), length, this.options.head.embed(tokens), positions, release);
+      await this.chunked(group.map(({ id, history }) => ({ id, past: 0, history })), length, group.flatMap((row) => row.history), release);
       release = [];
     }
     return release;
+  }
+
+  /**
+   * `seq` new tokens per row (row-major `ids`) in steps of at most maxStepPositions positions; the
+   * first step carries `release` and the forks' copies. The last shard's output of the last step.
+   */
+  private async chunked(rows: readonly ShardRow[], seq: number, ids: readonly number[], release: string[]): Promise<Float32Array> {
+    if (seq > this.maxStepPositions && rows.length > 1) {
+      // GroupQueryAttention takes several new positions on top of a past for one row only.
+      const out = new Float32Array(rows.length * this.options.head.hidden);
+      for (const [r, row] of rows.entries()) {
+        out.set(await this.chunked([row], seq, ids.slice(r * seq, (r + 1) * seq), r === 0 ? release : []), r * this.options.head.hidden);
+      }
+      return out;
+    }
+    let hidden: Float32Array | null = null;
+    for (let from = 0; from < seq; from += this.maxStepPositions) {
+      const n = Math.min(this.maxStepPositions, seq - from);
+      const step = from === 0 ? rows : rows.map(({ id, past }) => ({ id, past: past + from }));
+      const tokens = rows.flatMap((_, r) => ids.slice(r * seq + from, r * seq + from + n));
+      const positions = step.flatMap(({ past }) => Array.from({ length: n }, (_, i) => past + i));
+      hidden = await this.pipeline(step, n, this.options.head.embed(tokens), positions, from === 0 ? release : []);
+    }
+    return hidden!;
   }
 
   /** One step through every shard in order; the last shard's output for each row's last position. */

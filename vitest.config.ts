@@ -14,7 +14,7 @@ export default defineConfig({
         test: {
           name: "unit",
           environment: "node",
-          include: ["test/*.test.ts", "test/{sampling,engine,generation,tokenizer,http}/**/*.test.ts"],
+          include: ["test/*.test.ts", "test/{sampling,engine,generation,tokenizer,http,shard}/**/*.test.ts"],
           testTimeout: 30_000,
         },
       },

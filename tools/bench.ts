@@ -1,7 +1,8 @@
-// CLI: npm run bench [-- --quick] [-- --write]
+// CLI: npm run bench [-- --quick] [-- --write] [-- --isolate-only | --sharded-only]
 // Speed and memory of our Worker vs plain onnxruntime-web vs onnxruntime-node, one table.
 // --quick: a tiny model and short runs (smoke check). --write: also regenerate BENCHMARKS.md.
 // --model NAME: one model only. --isolate-only: only the isolate-memory phases (tools/bench/isolate-phases.ts) and their table.
+// --sharded-only: only sharded vs unsharded serving (tools/bench/sharded.ts) and its table.
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,9 +14,10 @@ import { benchTokenizer, tokenizerMarkdown, tokenizerTable } from "./bench/token
 import { isolateTable } from "./bench/isolate-report.js";
 import { benchIsolate, type IsolateResult } from "./bench/isolate-phases.js";
 import { readFile } from "node:fs/promises";
+import { benchSharded, FULL_SHARDED, QUICK_SHARDED, shardedTable } from "./bench/sharded.js";
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, write: { type: "boolean", default: false }, "isolate-only": { type: "boolean", default: false }, model: { type: "string" } } });
+  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, write: { type: "boolean", default: false }, "isolate-only": { type: "boolean", default: false }, "sharded-only": { type: "boolean", default: false }, model: { type: "string" } } });
   const plan = values.quick ? QUICK_PLAN : FULL_PLAN;
   // --model NAME: one of the shapes only (e.g. while working on one model's memory).
   const shapes = (values.quick ? QUICK_SHAPES : FULL_SHAPES).filter((s) => values.model === undefined || s.name === values.model);
@@ -23,6 +25,16 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const log = (line: string) => console.error(`[bench] ${line}`);
   console.log(machineDescription().join("\n"));
+  // Sharded vs unsharded: GPT-2-124M's shape (the issue's target), the tiny model with --quick.
+  const shardedShape = shapes.find((s) => s.name === "gpt2") ?? shapes[0];
+  const sharded = async () => {
+    const folder = await ensureBenchModel(shardedShape, log);
+    return shardedTable(await benchSharded(folder, join(BENCH_DIR, `${shardedShape.name}-checkpoint`), values.quick ? QUICK_SHARDED : FULL_SHARDED, log));
+  };
+  if (values["sharded-only"]) {
+    console.log(["", ...(await sharded())].join("\n"));
+    return;
+  }
   const tokenizer = await benchTokenizer(values.quick ? 3 : 7);
   const results: Record<string, ModelResult> = {};
   const isolates: Record<string, IsolateResult> = {};
@@ -42,8 +54,9 @@ async function main(): Promise<void> {
     console.log(["", ...isolateTable(isolates)].join("\n"));
     return;
   }
+  const shardedLines = await sharded();
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...isolateTable(isolates), "", ...batchTable(results), "", ...cacheTable(results), "", ...tokenizerTable(tokenizer)].join("\n"));
+  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...isolateTable(isolates), "", ...batchTable(results), "", ...cacheTable(results), "", ...tokenizerTable(tokenizer), "", ...shardedLines].join("\n"));
   if (values.write) {
     if (values.quick) throw new Error("--write records a full run; drop --quick");
     const path = resolve(import.meta.dirname, "../BENCHMARKS.md");

@@ -29,6 +29,34 @@ export interface UploadOptions {
 /** The wrangler commands, in order. Exported so the order itself is visible and testable. */
 export async function planUpload(opts: UploadOptions): Promise<{ prefix: string; commands: string[][] }> {
   const dir = resolve(opts.modelDir);
+  const manifest = await checkedManifest(dir);
+  const prefix = (opts.prefix ?? basename(dir)).replace(/^\/+|\/+$/g, "");
+  if (!prefix) throw new Error("--prefix must not be empty");
+  const bucket = opts.bucket ?? DEFAULT_BUCKET;
+  const where = [opts.remote ? "--remote" : "--local", ...(opts.persistTo && !opts.remote ? ["--persist-to", resolve(opts.persistTo)] : [])];
+  const put = (name: string, type: string) => ["r2", "object", "put", `${bucket}/${prefix}/${name}`, "--file", join(dir, name), "--content-type", type, ...where];
+  // A sharded model (issue 14): each shard's files, then its manifest, before the front's.
+  const shardCommands: string[][] = [];
+  for (const shard of manifest.shards ?? []) {
+    const shardManifest = await checkedManifest(join(dir, shard.path));
+    if ((await sha256File(join(dir, shard.path, "manifest.json"))) !== shard.manifest_sha256) {
+      throw new Error(`${join(dir, shard.path)}/manifest.json is not the one ${dir}/manifest.json names: re-run the conversion`);
+    }
+    shardCommands.push(...shardManifest.files.map((f) => put(`${shard.path}/${f.path}`, "application/octet-stream")), put(`${shard.path}/manifest.json`, "application/json"));
+  }
+  return {
+    prefix,
+    commands: [
+      ["r2", "object", "delete", `${bucket}/${prefix}/manifest.json`, ...where],
+      ...shardCommands,
+      ...manifest.files.map((f) => put(f.path, "application/octet-stream")),
+      put("manifest.json", "application/json"),
+    ],
+  };
+}
+
+/** The folder's manifest, once every file it lists is there with its size and sha256. */
+async function checkedManifest(dir: string): Promise<ModelManifest> {
   const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as ModelManifest;
   if (!Array.isArray(manifest.files) || manifest.files.length === 0) throw new Error(`${dir}/manifest.json lists no files`);
   for (const file of manifest.files) {
@@ -38,19 +66,7 @@ export async function planUpload(opts: UploadOptions): Promise<{ prefix: string;
     if (bytes !== file.bytes) throw new Error(`${path} is ${bytes} bytes, manifest says ${file.bytes}: re-run the conversion`);
     if ((await sha256File(path)) !== file.sha256) throw new Error(`${path} does not match its sha256 in manifest.json: re-run the conversion`);
   }
-  const prefix = (opts.prefix ?? basename(dir)).replace(/^\/+|\/+$/g, "");
-  if (!prefix) throw new Error("--prefix must not be empty");
-  const bucket = opts.bucket ?? DEFAULT_BUCKET;
-  const where = [opts.remote ? "--remote" : "--local", ...(opts.persistTo && !opts.remote ? ["--persist-to", resolve(opts.persistTo)] : [])];
-  const put = (name: string, type: string) => ["r2", "object", "put", `${bucket}/${prefix}/${name}`, "--file", join(dir, name), "--content-type", type, ...where];
-  return {
-    prefix,
-    commands: [
-      ["r2", "object", "delete", `${bucket}/${prefix}/manifest.json`, ...where],
-      ...manifest.files.map((f) => put(f.path, "application/octet-stream")),
-      put("manifest.json", "application/json"),
-    ],
-  };
+  return manifest;
 }
 
 export async function uploadModel(opts: UploadOptions): Promise<string> {

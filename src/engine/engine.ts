@@ -3,17 +3,17 @@
 // engine hands it a plan (GenerationJob) and gets tokens back; nothing above it sees ONNX or KV.
 import type { ModelManifest } from "../model/manifest";
 import type { ModelFiles } from "../model/source";
-import { parseManifest, verifyFile } from "../model/verify";
+import { parseManifest } from "../model/verify";
 import { openHead, type TokenHead } from "./head";
 import { kvLayoutFor, type KvLayout } from "./kv-layout";
-import { externalRanges } from "./external-ranges";
 import { kvBudget, type KvBudget } from "./kv-budget";
-import { streamWeights, type ChunkedWeights } from "./stream-weights";
 import { growPlannedHeapNow, planWasmHeap } from "./wasm-heap";
-import { createSession, ort, ortMemoryBytes } from "./ort";
+import { loadSession } from "./load-session";
+import { ortMemoryBytes } from "./ort";
 import { PrefixCache } from "./prefix-cache";
 import { BatchScheduler, type GenerationJob, type JobResult } from "./scheduler";
 import { ModelSession } from "./session";
+import type { ShardStatus } from "./shard-protocol";
 
 export interface EngineLimits {
   /** Most sequences in one batched step. 1 = no batching. */
@@ -39,6 +39,8 @@ export interface Engine {
   readonly kvBudget: KvBudget | null;
   /** What the loaded model takes in the isolate (ORT's WASM heap after load). */
   readonly modelBytes: number;
+  /** A sharded model's shards as they report themselves now, and steps that rebuilt lost rows. */
+  shards?(): Promise<{ statuses: ShardStatus[]; recoveries: number }>;
   release(): Promise<void>;
 }
 
@@ -61,26 +63,7 @@ export interface OpenedModel {
  */
 export async function openModel(files: ModelFiles, known?: ModelManifest): Promise<OpenedModel> {
   const manifest = known ?? (await readManifest(files));
-  const graphEntry = manifest.files.find((f) => f.role === "graph")!;
-  const graph = await files.read(graphEntry.path);
-  await verifyFile(graph, graphEntry, files.location);
-  // Weights are streamed in chunks, hashed as they arrive, and each chunk is dropped as soon as
-  // onnxruntime has copied the initializers in it (stream-weights.ts): the isolate never holds the
-  // weights twice, as it did when files were read whole before ORT copied them into WASM.
-  const ranges = externalRanges(graph);
-  const externalData: { path: string; data: ChunkedWeights }[] = [];
-  for (const entry of manifest.files.filter((f) => f.role === "weights")) {
-    const data = await streamWeights(await files.stream(entry.path), entry, ranges, files.location);
-    externalData.push({ path: entry.path, data });
-  }
-  let session: ort.InferenceSession;
-  try {
-    session = await createSession(graph, externalData);
-  } catch (error) {
-    throw new Error(`${files.location}: onnxruntime could not load the model: ${messageOf(error)}`);
-  }
-  for (const { data } of externalData) data.release(); // the session holds its own copy in WASM memory
-  externalData.length = 0;
+  const session = await loadSession(files, manifest);
   // After the session, so the graph's file copies above are already garbage at the kernel's peak.
   let head: TokenHead;
   try {

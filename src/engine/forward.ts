@@ -5,6 +5,10 @@
  * Keys and values of every layer: [key0, value0, key1, value1, ...], each [batch, heads, capacity,
  * headDim]. `length` positions are in use (the longest row); a cache that grows in place keeps
  * headroom after them (`capacity`, absent = no headroom).
+ *
+ * A sharded model's keys/values live in its shards (issue 14): its cache has no tensors and only
+ * names its rows (`rows`, one per batch row), so the same reshaping below moves names instead of
+ * numbers and the scheduler never knows the difference.
  */
 export interface KvCache {
   readonly batch: number;
@@ -12,6 +16,14 @@ export interface KvCache {
   readonly length: number;
   readonly capacity?: number;
   readonly tensors: Float32Array[];
+  readonly rows?: readonly KvRow[];
+}
+
+/** A row's keys/values held elsewhere, by name (the sharded forward picks the names). */
+export interface KvRow {
+  readonly id: string;
+  /** The row is a fork not yet seen by the forward: it starts as a copy of row `copyOf`. */
+  readonly copyOf?: string;
 }
 
 export interface ForwardInput {
@@ -35,6 +47,8 @@ export interface ForwardInput {
 export interface StepKv {
   positions: number;
   tensors: Float32Array[];
+  /** The rows' names, when the keys/values stay where they were computed (a sharded model). */
+  rows?: readonly KvRow[];
 }
 
 export interface ForwardOutput {

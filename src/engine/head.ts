@@ -103,7 +103,7 @@ function concat(rows: Float32Array[]): Float32Array {
  * on the way (size and sha256): the table never exists anywhere else, not even while loading.
  * The file is int8 [vocab, n_embd] then fp32 [vocab] little-endian (tools/convert/embedding-file.ts).
  */
-async function loadEmbedding(files: ModelFiles, entry: ManifestFile, manifest: ModelManifest): Promise<TiedEmbedding> {
+export async function loadEmbedding(files: ModelFiles, entry: ManifestFile, manifest: ModelManifest): Promise<TiedEmbedding> {
   const { vocab_size: vocab, n_embd: hidden } = manifest.architecture;
   const where = `${files.location}/${entry.path}`;
   if (entry.bytes !== vocab * hidden + vocab * 4) {

@@ -86,3 +86,18 @@ export function checkFits(budget: KvBudget, rows: number, positions: number): vo
     rows > 1 && positions <= alone ? "num_return_sequences" : "max_new_tokens",
   );
 }
+
+/**
+ * A sharded model's budget (issue 14): each shard's isolate has the same memory, less its measured
+ * WebAssembly memory (`modelBytes`: weights and runtime; the files' size before that is known) and
+ * the JS reserve, for its own blocks' keys/values — right-padded, as every shard's are. The shard
+ * that admits the fewest positions bounds the batch. No prefix cache.
+ */
+export function shardedKvBudget(manifest: ModelManifest, shards: readonly { layers: readonly [number, number]; modelBytes: number }[], limits: Omit<MemoryLimits, "prefixCacheBytes">): KvBudget {
+  const budgets = shards.map(({ layers, modelBytes }) => {
+    const blocks = { ...manifest, architecture: { ...manifest.architecture, n_layer: layers[1] - layers[0] } };
+    return kvBudget(blocks, modelBytes, { ...limits, prefixCacheBytes: 0 });
+  });
+  const positions = (b: KvBudget) => b.batchBytes / b.bytesPerPosition;
+  return budgets.reduce((tightest, b) => (positions(b) < positions(tightest) ? b : tightest));
+}

@@ -46,7 +46,7 @@ function leftPadded(heads: number): KvLayout {
       for (let i = 0; i < seq; i++) mask.push(1);
     },
     // The graph concatenated past and new positions itself.
-    next: (_past, step, rowLengths) => ({ batch: rowLengths.length, heads, length: step.positions, tensors: step.tensors }),
+    next: (_past, step, rowLengths) => named({ batch: rowLengths.length, heads, length: step.positions, tensors: step.tensors }, step),
   };
 }
 
@@ -61,8 +61,11 @@ function rightPaddedAppend(heads: number): KvLayout {
       for (let i = 0; i < seq; i++) mask.push(1); // written right after the row's data
     },
     next(past, step, rowLengths, seq, growInPlace, reserve) {
-      if (!past) return { batch: rowLengths.length, heads, length: step.positions, tensors: step.tensors };
-      return appendRightPadded(past, step.tensors, rowLengths, seq, growInPlace, reserve);
+      if (!past) return named({ batch: rowLengths.length, heads, length: step.positions, tensors: step.tensors }, step);
+      return named(appendRightPadded(past, step.tensors, rowLengths, seq, growInPlace, reserve), step);
     },
   };
 }
+
+/** The cache with the step's row names, when the forward named them (the rows' forks now made). */
+const named = (kv: KvCache, step: StepKv): KvCache => (step.rows ? { ...kv, rows: step.rows } : kv);

@@ -3,14 +3,21 @@
 // longest are padded in the length axis with zeros — on the left or on the right, as the model's
 // graph expects (KvPadding) — and the padding is masked out by attention_mask.
 import type { KvPadding } from "../model/manifest";
-import type { KvCache } from "./forward";
+import type { KvCache, KvRow } from "./forward";
+
+/** The `rows` field of a cache whose rows are named (none for one that holds its tensors). */
+const named = (rows: readonly KvRow[] | undefined) => (rows ? { rows } : {});
 
 /** Positions per (row, head) block of the tensors. */
 export const capacityOf = (kv: KvCache): number => kv.capacity ?? kv.length;
 
 const headDimOf = (kv: KvCache, t: Float32Array): number => t.length / (kv.batch * kv.heads * capacityOf(kv));
 
-/** Repeat every row n times, e.g. one prefilled prompt → num_return_sequences rows. */
+/**
+ * Repeat every row n times, e.g. one prefilled prompt → num_return_sequences rows. Named rows get
+ * names of their own, `<id>.<k>` (unique while ids are and a row is forked once), each marked as
+ * a copy of its source until the forward has made it.
+ */
 export function repeatRows(kv: KvCache, n: number): KvCache {
   if (n === 1) return kv;
   const tensors = kv.tensors.map((t) => {
@@ -22,7 +29,8 @@ export function repeatRows(kv: KvCache, n: number): KvCache {
     }
     return out;
   });
-  return { ...kv, batch: kv.batch * n, tensors };
+  const rows = kv.rows?.flatMap((row) => [row, ...Array.from({ length: n - 1 }, (_, k): KvRow => ({ id: `${row.id}.${k + 1}`, copyOf: row.copyOf ?? row.id }))]);
+  return { ...kv, batch: kv.batch * n, tensors, ...named(rows) };
 }
 
 /** Keep only the given rows, in the given order. */
@@ -34,7 +42,7 @@ export function selectRows(kv: KvCache, rows: readonly number[]): KvCache {
     rows.forEach((row, i) => out.set(t.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
     return out;
   });
-  return { ...kv, batch: rows.length, tensors };
+  return { ...kv, batch: rows.length, tensors, ...named(kv.rows && rows.map((row) => kv.rows![row])) };
 }
 
 /**
@@ -42,7 +50,7 @@ export function selectRows(kv: KvCache, rows: readonly number[]): KvCache {
  * zero keys/values on the given side (the caller masks them out).
  */
 export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left"): KvCache {
-  if (a.heads !== b.heads || a.tensors.length !== b.tensors.length) throw new Error("cannot stack caches of different models");
+  if (a.heads !== b.heads || a.tensors.length !== b.tensors.length || !a.rows !== !b.rows) throw new Error("cannot stack caches of different models");
   if (a.length === 0 || b.length === 0) throw new Error("cannot stack an empty cache");
   const length = Math.max(a.length, b.length);
   const tensors = a.tensors.map((ta, i) => {
@@ -52,7 +60,7 @@ export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left"): K
     copyBlocks(b.tensors[i], b, out, a.batch, length, side === "left" ? length - b.length : 0, headDim);
     return out;
   });
-  return { batch: a.batch + b.batch, heads: a.heads, length, tensors };
+  return { batch: a.batch + b.batch, heads: a.heads, length, tensors, ...named(a.rows && [...a.rows, ...b.rows!]) };
 }
 
 /** Copy the used positions of every (row, head) block of `from` into `out` (blocks of `capacity`
@@ -78,7 +86,7 @@ export function trimLeft(kv: KvCache, k: number): KvCache {
     }
     return out;
   });
-  return { batch: kv.batch, heads: kv.heads, length, tensors };
+  return { batch: kv.batch, heads: kv.heads, length, tensors, ...named(kv.rows) };
 }
 
 /** Only the first `length` positions of every row, in new compact arrays (a cached prompt's
@@ -91,7 +99,7 @@ export function keepFirst(kv: KvCache, length: number): KvCache {
     copyBlocks(t, { ...kv, length: kept }, out, 0, kept, 0, headDimOf(kv, t));
     return out;
   });
-  return { batch: kv.batch, heads: kv.heads, length: kept, tensors };
+  return { batch: kv.batch, heads: kv.heads, length: kept, tensors, ...named(kv.rows) };
 }
 
 /**
@@ -135,7 +143,7 @@ export function appendRightPadded(kv: KvCache, fresh: Float32Array[], rowLengths
       }
     }
   });
-  return { batch, heads: kv.heads, length, capacity, tensors };
+  return { batch, heads: kv.heads, length, capacity, tensors, ...named(kv.rows) };
 }
 
 /** Bytes held by a cache's tensors (headroom included). */

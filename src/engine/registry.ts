@@ -6,6 +6,8 @@
 import type { ModelManifest } from "../model/manifest";
 import type { ModelFiles } from "../model/source";
 import { loadEngine, readManifest, type Engine, type EngineLimits } from "./engine";
+import { loadShardedEngine, type ShardedEngineOptions } from "./sharded-engine";
+import type { ShardConnector } from "./sharded-forward";
 
 export class ModelUnavailableError extends Error {
   override name = "ModelUnavailableError";
@@ -42,7 +44,13 @@ interface Slot {
 
 let current: Slot | null = null;
 
-export function modelHandle(spec: string, files: () => ModelFiles, limits: EngineLimits, retry: RetryPolicy): ModelHandle {
+/** Where a sharded model's shards are (its front's manifest lists them): the Worker's bindings. */
+export interface ShardAccess extends ShardedEngineOptions {
+  /** A stub for shard i of `count`; throws, saying what to bind, when the Worker has none. */
+  connect(index: number, count: number): ReturnType<ShardConnector>;
+}
+
+export function modelHandle(spec: string, files: () => ModelFiles, limits: EngineLimits, retry: RetryPolicy, shards?: ShardAccess): ModelHandle {
   const slot = (): Slot => {
     if (current?.spec !== spec) {
       // Only one model lives in the isolate: WASM memory never shrinks, so release before loading.
@@ -80,7 +88,13 @@ export function modelHandle(spec: string, files: () => ModelFiles, limits: Engin
       if (s.engine) return s.engine;
       const error = blocked(s);
       if (error) return Promise.reject(error);
-      const loading = manifestOf(s).then((manifest) => loadEngine((s.files ??= files()), limits, manifest));
+      const loading = manifestOf(s).then((manifest) => {
+        const source = (s.files ??= files());
+        if (!manifest.shards) return loadEngine(source, limits, manifest);
+        if (!shards) throw new Error(`${source.location}: a sharded model's front, and this Worker has no shard bindings`);
+        const count = manifest.shards.length;
+        return loadShardedEngine(source, manifest, limits, (index) => shards.connect(index, count), shards);
+      });
       // Drop the manifest with a failed load too: the fix may be a new manifest.
       s.engine = track(s, loading, () => ((s.engine = null), (s.manifest = null), (s.files = null)));
       s.engine.then((engine) => ((s.ready = engine), (s.failure = null)), () => undefined);

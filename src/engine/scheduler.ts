@@ -46,6 +46,8 @@ export interface SchedulerOptions {
   pause?: () => Promise<void>;
   /** Prompts' keys/values kept for reuse; null = every prompt is prefilled in full. */
   prefixCache?: PrefixCache | null;
+  /** Named rows (a sharded model's, KvCache.rows) that left the batch: their keys/values can go. */
+  rowsLeft?: (ids: string[]) => void;
 }
 
 /** The request cannot get a batch slot (queue full, or no time left to start): retry later. */
@@ -90,6 +92,7 @@ export class BatchScheduler {
   private running: Promise<void> | null = null;
   private readonly pause: () => Promise<void>;
   private readonly prefixCache: PrefixCache | null;
+  private readonly rowsLeft: (ids: string[]) => void;
   private readonly stepTimer = new StepTimer();
   /** When the running batch's previous step started (null: the batch was empty). workerd's clock
    * only moves across I/O, so a step is timed start to start, pauses and newcomers' prefills included. */
@@ -103,6 +106,7 @@ export class BatchScheduler {
   ) {
     this.pause = options.pause ?? yieldToEventLoop;
     this.prefixCache = options.prefixCache ?? null;
+    this.rowsLeft = options.rowsLeft ?? (() => undefined);
   }
 
   /** Resolves once no request is running or waiting (the engine is released only then). */
@@ -295,6 +299,8 @@ export class BatchScheduler {
       if (!slot.job.failed && !slot.sequence.finished) keep.push(i);
     });
     const leaving = new Set(this.slots.filter((_, i) => !keep.includes(i)).map((slot) => slot.job));
+    const named = this.kv?.rows;
+    if (named && keep.length < named.length) this.rowsLeft(named.filter((_, i) => !keep.includes(i)).map((row) => row.id));
     this.setKv(keep.length > 0 && this.kv ? selectRows(this.kv, keep) : null, true);
     this.slots = keep.map((i) => this.slots[i]);
     for (const job of leaving) if (!job.failed && job.sequences.every((s) => s.finished)) this.settle(job);
@@ -331,6 +337,7 @@ export class BatchScheduler {
     } catch (error) {
       // The batch's state is unknown now: fail the requests in it and start clean.
       for (const job of new Set(slots.map((slot) => slot.job))) this.fail(job, error);
+      if (kv.rows) this.rowsLeft(kv.rows.map((row) => row.id));
       this.slots = [];
       this.kv = null;
     }

@@ -5,6 +5,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Deployment } from "../app-env";
 import { JS_RESERVE_BYTES, loadConfig, MODEL_RETRY_MAX_MS } from "../config";
 import { modelHandle } from "../engine/registry";
+import { shardStubs } from "../engine/shard-bindings";
 import { responseCacheFor, withResponseCache } from "../generation/cached-service";
 import { engineService } from "../generation/service";
 import { modelFiles } from "../model/source";
@@ -21,6 +22,9 @@ export function deploymentFor(env: Env): Deployment {
     () => modelFiles(config.model, (name) => Reflect.get(env, name)),
     { maxBatchRows: maxBatchSize, maxWaiting: maxQueuedRequests, prefixCacheBytes, isolateMemoryBytes, jsReserveBytes: JS_RESERVE_BYTES + responseCacheBytes }, // the response cache lives in the JS heap
     { baseMs: config.modelRetryMs, maxMs: MODEL_RETRY_MAX_MS },
+    // A sharded model's shards: this isolate's own instances (engine/shard-bindings.ts), unless
+    // SHARD_INSTANCE names them (tests and dev: to reach them from another Worker, e.g. to kill one).
+    { connect: shardStubs((name) => Reflect.get(env, name), String(Reflect.get(env, "SHARD_INSTANCE") || crypto.randomUUID())) },
   );
   const generation = withResponseCache(engineService(config, model), responseCacheFor(config.limits));
   deployment = { config, model, generation };

@@ -5,6 +5,7 @@ import { ApiError, badRequest } from "../errors";
 import { ModelSourceError } from "../model/source";
 import { SamplingSettingsError } from "../sampling/settings";
 import { ModelUnavailableError } from "../engine/registry";
+import { ShardUnavailableError } from "../engine/sharded-forward";
 
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
@@ -16,6 +17,10 @@ export function toApiError(error: unknown): ApiError {
     return new ApiError(503, "model_unavailable", `the model cannot be loaded: ${error.message}`, null, {
       "Retry-After": String(Math.max(1, Math.ceil(retryInMs / 1000))),
     });
+  }
+  // The model's shards kept failing through every retry of a step: the server's condition.
+  if (error instanceof ShardUnavailableError) {
+    return new ApiError(503, "model_unavailable", `the model's shards are unavailable: ${error.message}`, null, { "Retry-After": String(error.retryAfterSeconds) });
   }
   return new ApiError(500, "internal_error", "generation failed inside the server; the request can be retried");
 }

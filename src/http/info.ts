@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import packageJson from "../../package.json";
 import type { AppEnv } from "../app-env";
 import { describeLimits } from "../config";
+import type { Engine } from "../engine/engine";
 
 export const SERVER_VERSION: string = packageJson.version;
 
@@ -39,7 +40,26 @@ export async function handleInfo(c: Context<AppEnv>): Promise<Response> {
       tokens_in_flight: Math.floor(budget.batchBytes / budget.bytesPerPosition),
     },
     model_memory_bytes: engine.modelBytes,
+    // A sharded model's shards (null: the whole model runs in this isolate).
+    shards: engine.shards ? await describeShards(engine.shards) : null,
     auth: { api_key_required: config.apiKeys.length > 0 },
     endpoints: ["POST /v1/generate", "POST /v1/completions", "POST /v1/tokenize", "POST /v1/detokenize", "GET /v1/models", "GET /v1/info", "GET /health", "GET /openapi.json", "GET /client.js", "GET /"],
   });
+}
+
+/** Each shard as it reports itself now (its blocks, memory and rows held). */
+async function describeShards(shards: NonNullable<Engine["shards"]>) {
+  const { statuses, recoveries } = await shards();
+  return {
+    recoveries,
+    list: statuses.map((s) => ({
+      index: s.index,
+      layers: s.layers,
+      rows: s.rows,
+      positions: s.positions,
+      wasm_bytes: s.wasmBytes,
+      kv_bytes: s.kvBytes,
+      load_ms: s.loadMs,
+    })),
+  };
 }

@@ -6,6 +6,7 @@ import type { AppEnv } from "../app-env";
 import { perLimits, type Limits } from "../config";
 import { buildGenerateSchema } from "./generate-schema";
 import { SERVER_VERSION } from "./info";
+import { infoResponse } from "./info-schema";
 import { buildCompletionSchema } from "./openai/schema";
 import { detokenizeRequest, detokenizeResponse, MAX_TOKENIZE_TOKENS, tokenizeRequest, tokenizeResponse } from "./tokenize";
 
@@ -82,6 +83,7 @@ export function openApiDocument(limits: Limits) {
         TokenizeResponse: requestSchema(tokenizeResponse),
         DetokenizeRequest: requestSchema(detokenizeRequest),
         DetokenizeResponse: requestSchema(detokenizeResponse),
+        InfoResponse: requestSchema(infoResponse),
         Error: requestSchema(errorResponse),
       },
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "Only when the server has API_KEYS." } },
@@ -129,7 +131,7 @@ export function openApiDocument(limits: Limits) {
         post: { summary: "Not available: GPT-2 is not a chat model (404 pointing to /v1/completions)", responses: { "404": { description: "Always.", ...jsonBody("Error") } } },
       },
       "/v1/models": { get: { summary: "OpenAI-compatible model list (the one served model)", responses: { "200": { description: "`{object: \"list\", data: [...]}`" } } } },
-      "/v1/info": { get: { summary: "Model id, revision, dtype, context window, limits, server version", responses: { "200": { description: "Deployment facts" } } } },
+      "/v1/info": { get: { summary: "Model id, revision, dtype, context window, limits, server version", responses: { "200": { description: "Deployment facts", ...jsonBody("InfoResponse") }, "503": errors["503"] } } },
       "/health": { get: { summary: "Liveness and model status", responses: { "200": { description: "Model loaded" }, "503": { description: "Model unavailable" } } } },
       "/client.js": { get: { summary: "Dependency-free ES module client for browsers", responses: { "200": { description: "JavaScript" } } } },
       "/": { get: { summary: "Demo page", responses: { "200": { description: "HTML" } } } },

@@ -59,4 +59,37 @@ export interface ModelManifest {
   files: ManifestFile[];
   source: { checkpoint: string; config_sha256: string; weights_sha256: string };
   created_by: string;
+  /**
+   * A sharded model's front (issue 14): its transformer blocks live in these folders, each a shard
+   * served by a Durable Object of its own (src/shard). The front lists no graph, only its
+   * embedding file (the LM-head kernel's); `io` then describes the shards chained as one graph.
+   */
+  shards?: ManifestShard[];
+  /** This folder is one shard of a sharded model (its front's manifest names it). */
+  shard?: ShardInfo;
+}
+
+/** One shard as its front manifest names it. */
+export interface ManifestShard {
+  /** The shard's folder relative to the front manifest's (holds its own manifest.json). */
+  path: string;
+  /** Transformer blocks [from, to); the shards' ranges follow each other from 0 to n_layer. */
+  layers: [number, number];
+  /** sha256 of the shard's manifest.json: a front never pairs with another conversion's shard. */
+  manifest_sha256: string;
+  /** The shard's files in all (graph + weights), bytes. */
+  bytes: number;
+}
+
+/**
+ * A shard's own manifest: `architecture` is the whole model's; its graph holds blocks [from, to)
+ * under their global numbers (past_key_values.<l>.*, new_key_values.<l>.*). The first shard takes
+ * `inputs_embeds` + `position_ids` (it adds the position embedding), the others `residual_in`; the
+ * last returns `hidden_states` after ln_f, the others `residual_out` (the residual stream after
+ * their last block). Every position is returned; the runtime keeps only the last when asked.
+ */
+export interface ShardInfo {
+  index: number;
+  count: number;
+  layers: [number, number];
 }

@@ -25,7 +25,8 @@ export function parseManifest(bytes: Uint8Array, location: string): ModelManifes
   if (manifest.architecture.n_embd % manifest.architecture.n_head !== 0) throw fail("n_embd is not a multiple of n_head");
   const padding = manifest.io?.kv_padding;
   if (padding !== undefined && padding !== "left" && padding !== "right") throw fail(`io.kv_padding is ${JSON.stringify(padding)}, expected "left" or "right"`);
-  if (!Array.isArray(manifest.files) || !manifest.files.some((f) => f.role === "graph")) throw fail("no graph file listed");
+  if (!Array.isArray(manifest.files)) throw fail("no files listed");
+  checkSharding(manifest, fail);
   const wellFormed = (f: ManifestPart) =>
     typeof f?.path === "string" && !f.path.includes("..") && /^[0-9a-f]{64}$/.test(f.sha256) && Number.isInteger(f.bytes);
   for (const file of manifest.files) {
@@ -37,6 +38,44 @@ export function parseManifest(bytes: Uint8Array, location: string): ModelManifes
   }
   if (manifest.files.filter((f) => f.role === "embedding").length > 1) throw fail("more than one embedding file listed");
   return manifest;
+}
+
+const isCount = (n: unknown, min: number): n is number => Number.isInteger(n) && (n as number) >= min;
+const isRange = (r: unknown, nLayer: number): r is [number, number] =>
+  Array.isArray(r) && r.length === 2 && isCount(r[0], 0) && isCount(r[1], 1) && r[0] < r[1] && r[1] <= nLayer;
+
+/**
+ * A plain model lists its graph. A sharded model's front (`shards`) lists none, only the embedding
+ * file its LM-head kernel needs, and names shards whose block ranges follow each other from 0 to
+ * n_layer; a shard (`shard`) lists its graph and says which blocks it holds (issue 14).
+ */
+function checkSharding(manifest: ModelManifest, fail: (what: string) => ModelFileError): void {
+  const { shards, shard } = manifest;
+  const nLayer = manifest.architecture.n_layer;
+  const hasGraph = manifest.files.some((f) => f?.role === "graph");
+  if (shards !== undefined && shard !== undefined) throw fail("lists both shards (a front) and shard (one shard)");
+  if (shards === undefined) {
+    if (!hasGraph) throw fail("no graph file listed");
+    if (shard === undefined) return;
+    if (!isCount(shard?.count, 1) || !isCount(shard.index, 0) || shard.index >= shard.count) throw fail(`shard ${JSON.stringify(shard)} needs an index below a count ≥ 1`);
+    if (!isRange(shard.layers, nLayer)) throw fail(`shard.layers ${JSON.stringify(shard.layers)} is not a block range [from, to) within n_layer ${nLayer}`);
+    if (manifest.io?.kv_padding !== "right") throw fail("a shard's keys/values must be right-padded (io.kv_padding \"right\": GroupQueryAttention graphs)");
+    return;
+  }
+  if (!Array.isArray(shards) || shards.length === 0) throw fail("shards must be a non-empty list");
+  if (hasGraph) throw fail("a sharded model's front lists no graph of its own (its blocks are in the shards)");
+  if (!manifest.files.some((f) => f?.role === "embedding")) throw fail("a sharded model's front needs its embedding file (role \"embedding\")");
+  if (manifest.io?.kv_padding !== "right") throw fail("a sharded model's keys/values must be right-padded (io.kv_padding \"right\")");
+  let next = 0;
+  shards.forEach((s, i) => {
+    if (typeof s?.path !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s.path)) throw fail(`shards[${i}].path ${JSON.stringify(s?.path)} is not a folder name`);
+    if (!isRange(s.layers, nLayer)) throw fail(`shards[${i}].layers ${JSON.stringify(s.layers)} is not a block range [from, to) within n_layer ${nLayer}`);
+    if (s.layers[0] !== next) throw fail(`shards[${i}].layers starts at block ${s.layers[0]}, expected ${next} (ranges must follow each other from 0)`);
+    if (typeof s.manifest_sha256 !== "string" || !/^[0-9a-f]{64}$/.test(s.manifest_sha256)) throw fail(`shards[${i}].manifest_sha256 is not a sha256`);
+    if (!isCount(s.bytes, 0)) throw fail(`shards[${i}].bytes is not a byte count`);
+    next = s.layers[1];
+  });
+  if (next !== nLayer) throw fail(`the shards hold blocks [0, ${next}), n_layer is ${nLayer}`);
 }
 
 /** Checks bytes against a manifest entry (a file, or one part of a split file). */

@@ -28,6 +28,10 @@ export interface DevOptions {
   readyPath?: string;
   /** Another Worker's wrangler config (default: this one's). */
   config?: string;
+  /** Several Workers in one session (`-c` each; the first serves the port), instead of `config`. */
+  configs?: string[];
+  /** Local state (R2, Durable Objects) to run on, e.g. a bucket already filled; kept after stop(). */
+  persistTo?: string;
   /** Extra environment for wrangler, e.g. WRANGLER_REGISTRY_PATH so sessions find each other. */
   env?: Record<string, string>;
 }
@@ -35,13 +39,14 @@ export interface DevOptions {
 export async function startWranglerDev(options: DevOptions = {}): Promise<DevServer> {
   const { vars = {}, readyPath = "/health" } = options;
   const port = await freePort();
-  const persist = await mkdtemp(path.join(tmpdir(), "edge-gpt2-dev-"));
+  const persist = options.persistTo ?? (await mkdtemp(path.join(tmpdir(), "edge-gpt2-dev-")));
   const args = [
     "run", "dev", "--",
     "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()),
     "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "log",
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
     ...(options.config ? ["--config", options.config] : []),
+    ...(options.configs ?? []).flatMap((config) => ["-c", config]),
   ];
   // npm runs wrangler with the node@22 dev dependency, whatever Node runs the tests. Its own
   // process group, so stop() reaches wrangler and workerd under npm.
@@ -71,7 +76,7 @@ export async function startWranglerDev(options: DevOptions = {}): Promise<DevSer
       group("SIGTERM");
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       group("SIGKILL");
-      await rm(persist, { recursive: true, force: true });
+      if (!options.persistTo) await rm(persist, { recursive: true, force: true });
     },
   };
   const deadline = Date.now() + 90_000;

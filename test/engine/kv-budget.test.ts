@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFits, KvBudgetError, kvBudget, longestAlone } from "../../src/engine/kv-budget";
+import { checkFits, KvBudgetError, kvBudget, longestAlone, shardedKvBudget } from "../../src/engine/kv-budget";
 import { BatchScheduler, type GenerationJob } from "../../src/engine/scheduler";
 import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
 import { fakeManifest, fakeModel, fakeScheduler } from "./fake-model";
@@ -33,6 +33,22 @@ describe("kvBudget", () => {
     expect(tooLong.message).toMatch(/needs 15\.0 MiB of keys\/values \(1 sequence\(s\) × 91 tokens.*more than this deployment's 15\.0 MiB budget \(90 tokens for one sequence alone/);
     const tooMany = (() => { try { checkFits(budget, 8, 10); } catch (e) { return e; } })() as KvBudgetError;
     expect(tooMany.field).toBe("num_return_sequences");
+  });
+});
+
+describe("shardedKvBudget", () => {
+  it("is bounded by the shard that admits the fewest positions, each counting only its own blocks", () => {
+    const gpt2 = { ...distil, architecture: { ...distil.architecture, n_layer: 12 } };
+    const limits = { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB };
+    // 8 blocks in 60 MiB of weights and 4 blocks in 40 MiB: the first has more room but needs twice
+    // the bytes per position (8 × 2 × 768 × 4 × 4 copies).
+    const budget = shardedKvBudget(gpt2, [{ layers: [0, 8], modelBytes: 60 * MiB }, { layers: [8, 12], modelBytes: 40 * MiB }], limits);
+    expect(budget.bytesPerPosition).toBe(8 * 2 * 768 * 4 * 4);
+    expect(budget.modelBytes).toBe(60 * MiB);
+    expect(budget.batchBytes).toBe(56 * MiB);
+    expect(budget.prefixCacheBytes).toBe(0);
+    // Most weights on the smaller shard: 36 MiB for 4 blocks (9 MiB a block) is tighter than 86 MiB for 8.
+    expect(shardedKvBudget(gpt2, [{ layers: [0, 8], modelBytes: 30 * MiB }, { layers: [8, 12], modelBytes: 80 * MiB }], limits).modelBytes).toBe(80 * MiB);
   });
 });
 

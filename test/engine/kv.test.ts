@@ -2,7 +2,9 @@
 // misplaced copy shows. Tensors are [batch, heads, capacity, headDim].
 import { describe, expect, it } from "vitest";
 import type { KvCache } from "../../src/engine/forward";
-import { appendRightPadded, keepFirst, selectRows, shrinkRight, stackPadded } from "../../src/engine/kv";
+import { appendRightPadded, keepFirst, repeatRows, selectRows, shrinkRight, stackPadded, trimLeft } from "../../src/engine/kv";
+import { kvLayoutFor } from "../../src/engine/kv-layout";
+import { fakeManifest } from "./fake-model";
 
 const HEADS = 2;
 const DIM = 3;
@@ -89,5 +91,34 @@ describe("KV cache helpers", () => {
     expect(prefix.capacity ?? prefix.length).toBe(2);
     expect(prefix.tensors[0].length).toBe(2 * HEADS * 2 * DIM);
     expect(positions(prefix, 1, 1, 2)).toEqual(expected(1, 1, 2));
+  });
+});
+
+describe("caches that name their rows (a sharded model's: no tensors of their own)", () => {
+  const named = (ids: string[], length = 4): KvCache => ({ batch: ids.length, heads: HEADS, length, tensors: [], rows: ids.map((id) => ({ id })) });
+  const layout = kvLayoutFor({ ...fakeManifest("right"), architecture: { ...fakeManifest().architecture, n_head: HEADS } });
+
+  it("forks, selects, stacks and trims the names as the tensors would move", () => {
+    const forked = repeatRows(named(["a", "b"]), 3);
+    expect(forked.batch).toBe(6);
+    expect(forked.rows).toEqual([
+      { id: "a" }, { id: "a.1", copyOf: "a" }, { id: "a.2", copyOf: "a" },
+      { id: "b" }, { id: "b.1", copyOf: "b" }, { id: "b.2", copyOf: "b" },
+    ]);
+    expect(selectRows(forked, [5, 1]).rows).toEqual([{ id: "b.2", copyOf: "b" }, { id: "a.1", copyOf: "a" }]);
+    const stacked = stackPadded(named(["x"], 2), named(["y", "z"], 7), "right");
+    expect(stacked).toMatchObject({ batch: 3, length: 7, tensors: [], rows: [{ id: "x" }, { id: "y" }, { id: "z" }] });
+    expect(trimLeft(stacked, 3).rows).toEqual(stacked.rows);
+    expect(keepFirst(stacked, 2).rows).toEqual(stacked.rows);
+    expect(layout.trim(stacked, 5)).toMatchObject({ length: 5, rows: stacked.rows });
+    expect(() => stackPadded(named(["x"]), cache([4]))).toThrow(/different models/);
+  });
+
+  it("a step's names replace the cache's (a fork the forward made is no longer a copy), and it grows by the step", () => {
+    const past = repeatRows(named(["a"], 3), 2);
+    const next = layout.next(past, { positions: 1, tensors: [], rows: [{ id: "a" }, { id: "a.1" }] }, [3, 3], 1, true);
+    expect(next).toMatchObject({ batch: 2, length: 4, tensors: [], rows: [{ id: "a" }, { id: "a.1" }] });
+    const first = layout.next(null, { positions: 5, tensors: [], rows: [{ id: "n" }] }, [0], 5, false);
+    expect(first).toMatchObject({ batch: 1, length: 5, rows: [{ id: "n" }] });
   });
 });

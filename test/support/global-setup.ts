@@ -57,6 +57,7 @@ export default async function setup(): Promise<void> {
   await convertCheckpoint(synthDir, { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, "synthetic-int8"), name: "synthetic-int8" });
   await writeBrokenModels(path.join(MODEL_CACHE_DIR, "synthetic-int8"), MODEL_CACHE_DIR);
   await writeCorruptEmbedding(path.join(MODEL_CACHE_DIR, "synthetic-int8"), path.join(MODEL_CACHE_DIR, "broken-embedding"));
+  await writeShardedModels(available);
   // A small checkpoint with GPT-2-like activation outliers, for int8 accuracy in workerd (int8.test.ts).
   await writeServedOutlierModels(MODEL_CACHE_DIR);
   await writeFile(path.join(MODEL_CACHE_DIR, "available.json"), JSON.stringify({ reference: available }));
@@ -70,4 +71,19 @@ async function writeCorruptEmbedding(goodDir: string, dir: string): Promise<void
   const bytes = Buffer.from(await readFile(file));
   bytes[bytes.length - 3] ^= 0xff;
   await writeFile(file, bytes);
+}
+
+/**
+ * Sharded models (issue 14) and the unsharded conversion each is compared with: tiny-a in two shards
+ * (one block each), and a synthetic four-block checkpoint in three (ranges of unequal size).
+ */
+async function writeShardedModels(available: readonly string[]): Promise<void> {
+  if (available.includes("tiny-a")) {
+    await convertCheckpoint(path.join(REFERENCE_DIR, "tiny-a"), { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, "tiny-a-int8-sharded"), name: "tiny-a", shards: { count: 2 } });
+  }
+  const synthDir = path.join(MODEL_CACHE_DIR, "synthetic-l4-checkpoint");
+  await rm(synthDir, { recursive: true, force: true });
+  await writeSyntheticCheckpoint({ layers: 4, embd: 64, heads: 4, seed: 11, outDir: synthDir, positions: 128 });
+  await convertCheckpoint(synthDir, { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, "synthetic-l4-int8"), name: "synthetic-l4" });
+  await convertCheckpoint(synthDir, { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, "synthetic-l4-int8-sharded"), name: "synthetic-l4", shards: { count: 3 } });
 }

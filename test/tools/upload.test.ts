@@ -59,4 +59,26 @@ describe("model:upload", () => {
       await proxy.dispose();
     }
   });
+
+  it("puts a sharded model's shard folders first, each shard's manifest after its files, the front's manifest last", async () => {
+    const shardedDir = `${root}sharded`;
+    await writeSyntheticCheckpoint({ layers: 2, embd: 16, heads: 2, seed: 6, positions: 32, vocab: 300, outDir: `${root}checkpoint-2` });
+    await convertCheckpoint(`${root}checkpoint-2`, { dtype: "int8", outDir: shardedDir, shards: { count: 2 } });
+    const { commands } = await planUpload({ modelDir: shardedDir, prefix: "s" });
+    expect(commands.map((c) => `${c[2]} ${c[3]}`)).toEqual([
+      "delete edge-gpt2-models/s/manifest.json",
+      "put edge-gpt2-models/s/shard-0/model.onnx",
+      "put edge-gpt2-models/s/shard-0/model.onnx.data",
+      "put edge-gpt2-models/s/shard-0/manifest.json",
+      "put edge-gpt2-models/s/shard-1/model.onnx",
+      "put edge-gpt2-models/s/shard-1/model.onnx.data",
+      "put edge-gpt2-models/s/shard-1/manifest.json",
+      "put edge-gpt2-models/s/embedding.int8",
+      "put edge-gpt2-models/s/manifest.json",
+    ]);
+    // A shard folder from another conversion is refused before anything is sent.
+    const other = JSON.parse(await readFile(`${shardedDir}/shard-1/manifest.json`, "utf8"));
+    await writeFile(`${shardedDir}/shard-1/manifest.json`, JSON.stringify({ ...other, name: "another" }));
+    await expect(planUpload({ modelDir: shardedDir })).rejects.toThrow(/shard-1\/manifest\.json is not the one .*manifest\.json names: re-run the conversion/);
+  });
 });

@@ -121,6 +121,8 @@ describe("GET /openapi.json", () => {
     expect(response.safeParse(JSON.parse(done)).success).toBe(true);
     const bad = await postJson("/v1/generate", { prompt, top_p: 2 }, MODEL);
     expect(error.safeParse(await bad.json()).success).toBe(true);
+    const info = z.fromJSONSchema(schemas.InfoResponse).safeParse(await (await get("/v1/info")).json());
+    expect(info.success, JSON.stringify(info.error?.issues)).toBe(true);
   });
 });
 

@@ -67,7 +67,7 @@ export async function startBenchWorker(root: string): Promise<BenchWorker> {
 }
 
 /** workerd processes that descend from this process (the one we start is the new one). */
-async function workerdPids(): Promise<number[]> {
+export async function workerdPids(): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

@@ -104,19 +104,7 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
   let residual = g.op1("Add", [tokens, g.op1("Gather", [wpe, positions], { axis: { i: 0 } })]);
   let addend: string | null = null;
   const attend = attention === "gqa" ? gqaAttention(g, mask, H, D) : mhaAttention(g, ids, mask, H, D);
-
-  weights.layers.forEach((w, l) => {
-    const p = `h.${l}`;
-    let h: string;
-    [h, residual] = addAndNorm(g, residual, addend, `${p}.ln_1`, w.ln1, eps);
-    const qkv = format.linear(g, h, `${p}.attn.c_attn`, w.attnQkv.weight, w.attnQkv.bias, E, 3 * E);
-    const context = attend(qkv, l);
-    const attnOut = format.linear(g, context, `${p}.attn.c_proj`, w.attnProj.weight, w.attnProj.bias, E, E);
-    [h, residual] = addAndNorm(g, residual, attnOut, `${p}.ln_2`, w.ln2, eps);
-    const fc = format.linear(g, h, `${p}.mlp.c_fc`, w.mlpFc.weight, w.mlpFc.bias, E, config.n_inner);
-    const act = g.op1(config.activation === "gelu" ? "Gelu" : "FastGelu", [fc], {}, { domain: MS_DOMAIN });
-    addend = format.linear(g, act, `${p}.mlp.c_proj`, w.mlpProj.weight, w.mlpProj.bias, config.n_inner, E);
-  });
+  [residual, addend] = addBlocks(g, config, weights, format, attend, [0, L], residual, addend);
 
   if (lastOnly) {
     // Only the last position's hidden state goes through ln_f and the lm_head.
@@ -149,14 +137,45 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
   return g;
 }
 
-type Attend = (qkv: string, layer: number) => string;
+export type Attend = (qkv: string, layer: number) => string;
+
+/**
+ * Transformer blocks [from, to) on the residual stream, carried as (sum so far, addend not yet
+ * added); returns the stream after the last block in the same form.
+ */
+export function addBlocks(
+  g: GraphBuilder,
+  config: Gpt2Config,
+  weights: Gpt2Weights,
+  format: WeightFormat,
+  attend: Attend,
+  [from, to]: [number, number],
+  residual: string,
+  addend: string | null,
+): [residual: string, addend: string | null] {
+  const { n_embd: E, layer_norm_epsilon: eps } = config;
+  for (let l = from; l < to; l++) {
+    const w = weights.layers[l];
+    const p = `h.${l}`;
+    let h: string;
+    [h, residual] = addAndNorm(g, residual, addend, `${p}.ln_1`, w.ln1, eps);
+    const qkv = format.linear(g, h, `${p}.attn.c_attn`, w.attnQkv.weight, w.attnQkv.bias, E, 3 * E);
+    const context = attend(qkv, l);
+    const attnOut = format.linear(g, context, `${p}.attn.c_proj`, w.attnProj.weight, w.attnProj.bias, E, E);
+    [h, residual] = addAndNorm(g, residual, attnOut, `${p}.ln_2`, w.ln2, eps);
+    const fc = format.linear(g, h, `${p}.mlp.c_fc`, w.mlpFc.weight, w.mlpFc.bias, E, config.n_inner);
+    const act = g.op1(config.activation === "gelu" ? "Gelu" : "FastGelu", [fc], {}, { domain: MS_DOMAIN });
+    addend = format.linear(g, act, `${p}.mlp.c_proj`, w.mlpProj.weight, w.mlpProj.bias, config.n_inner, E);
+  }
+  return [residual, addend];
+}
 
 /**
  * GroupQueryAttention (with as many key/value heads as query heads: plain multi-head attention)
  * over a right-padded cache: row b's keys are positions [0, len_b) and its new keys are written at
  * len_b. len_b comes from the attention mask's count of ones, so the graph keeps the usual inputs.
  */
-function gqaAttention(g: GraphBuilder, mask: string, H: number, D: number): Attend {
+export function gqaAttention(g: GraphBuilder, mask: string, H: number, D: number): Attend {
   const int32 = { to: { i: DataType.INT32 } };
   const lengths = g.op1("ReduceSum", [mask, g.constI64([1])], { keepdims: { i: 0 } }); // [B]
   const seqlensK = g.op1("Cast", [g.op1("Sub", [lengths, g.constI64([1], [])])], int32);
@@ -217,7 +236,7 @@ function buildAttentionBias(g: GraphBuilder, ids: string, mask: string): string 
 }
 
 /** LayerNorm(residual + addend) and the new residual (residual alone when there is no addend). */
-function addAndNorm(
+export function addAndNorm(
   g: GraphBuilder,
   residual: string,
   addend: string | null,

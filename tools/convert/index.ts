@@ -12,8 +12,10 @@ import { calibrate, outlierChannels, type ChannelMaxima } from "./calibrate.js";
 import { smoothWeights } from "./smoothing.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
 import { quantizeRows } from "./quantize.js";
+import { planByMemory, evenRanges, type PlanOptions } from "./shard-plan.js";
+import { removeStale, writeShardedModel } from "./shards.js";
 import { fp32Format } from "./weight-formats.js";
-import { writeOnnxWithExternalData } from "./write-model.js";
+import { writeOnnxWithExternalData, type OnnxModelOptions } from "./write-model.js";
 
 export const CONVERTER_VERSION = "0.1.0";
 export const OPSET = 17;
@@ -53,6 +55,12 @@ export interface ConvertOptions {
   embedding?: GraphOptions["embedding"];
   /** Split the weights into files of at most this size (static assets: 25 MiB). Default: one file. */
   maxFileBytes?: number;
+  /**
+   * Shard the transformer blocks (issue 14; int8 with the external embedding and
+   * GroupQueryAttention): into `count` shards, or into the fewest whose estimated isolate memory
+   * fits `memoryBytes` (shard-plan.ts). Default: one graph.
+   */
+  shards?: { count: number } | ({ memoryBytes: number } & PlanOptions);
 }
 
 export async function convertCheckpoint(checkpointDir: string, opts: ConvertOptions): Promise<ModelManifest> {
@@ -72,34 +80,48 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     if (alpha > 0) ({ weights: graphWeights, maxima } = smoothWeights(weights, maxima, alpha));
     if (int8?.decompose ?? true) int8 = { ...int8, outlierChannels: pickOutlierChannels(maxima) };
   }
-  const format = opts.dtype === "int8" ? int8Format(weights.wte, V, E, int8) : fp32Format(weights.wte, V, E);
+  const makeFormat = () => (opts.dtype === "int8" ? int8Format(weights.wte, V, E, int8) : fp32Format(weights.wte, V, E));
   const attention = opts.attention ?? defaultAttention(config);
-  const graph = buildGpt2Graph(config, graphWeights, format, { logits: opts.logits, attention, embedding });
+  if (opts.shards && (embedding !== "external" || attention !== "gqa")) {
+    throw new Error(`sharding needs the int8 external embedding and GroupQueryAttention (n_embd a multiple of ${KERNEL_COLUMNS}, head size a multiple of 8), got embedding ${embedding}, attention ${attention}`);
+  }
 
   await mkdir(opts.outDir, { recursive: true });
   const name = opts.name ?? basename(dir);
-  const files = await writeOnnxWithExternalData(graph, opts.outDir, {
+  const onnx: OnnxModelOptions = {
     graphName: `${name}-${opts.dtype}`,
     opsets: [{ domain: "", version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
     producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
     // (embedding only when external, so a default conversion's graph stays byte-identical)
     metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention, ...(embedding === "external" ? { embedding } : {}) },
     maxFileBytes: opts.maxFileBytes,
-  });
+  };
+  const common = {
+    name, config, configBytes, dtype: opts.dtype, checkpoint: basename(dir),
+    weightsSha256: await sha256File(weightsPath), createdBy: `edge-gpt2 tools/convert ${CONVERTER_VERSION}`,
+  };
+  const writeEmbedding = async (): Promise<ManifestFile> => {
+    const { q, scale } = quantizeRows(weights.wte, V, E, opts.int8?.clipping);
+    return { ...(await writeEmbeddingFile(opts.outDir, q, scale)), role: "embedding" };
+  };
+  if (opts.shards) {
+    const ranges = "count" in opts.shards ? evenRanges(config.n_layer, opts.shards.count) : planByMemory(config, opts.shards.memoryBytes, opts.shards);
+    const embeddingFile = await writeEmbedding();
+    return writeShardedModel({ config, weights: graphWeights, format: makeFormat, ranges, outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
+  }
+  await removeStale(opts.outDir, 0); // shard folders of an earlier sharded conversion
+  const graph = buildGpt2Graph(config, graphWeights, makeFormat(), { logits: opts.logits, attention, embedding });
+  const files = await writeOnnxWithExternalData(graph, opts.outDir, onnx);
   const embeddingFiles: ManifestFile[] = [];
   if (embedding === "external") {
-    const { q, scale } = quantizeRows(weights.wte, V, E, opts.int8?.clipping);
-    embeddingFiles.push({ ...(await writeEmbeddingFile(opts.outDir, q, scale)), role: "embedding" });
+    embeddingFiles.push(await writeEmbedding());
   } else {
     // A folder re-converted to the one-graph layout must not keep serving an old table.
     await rm(join(opts.outDir, EMBEDDING_FILE), { force: true });
   }
 
   return writeManifest(opts.outDir, {
-    name,
-    config,
-    configBytes,
-    dtype: opts.dtype,
+    ...common,
     io: {
       inputs: graphInputNames(config.n_layer, embedding),
       outputs: graphOutputNames(config.n_layer, attention, embedding),
@@ -110,9 +132,6 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
       { ...files.data, role: "weights" },
       ...embeddingFiles,
     ],
-    checkpoint: basename(dir),
-    weightsSha256: await sha256File(weightsPath),
-    createdBy: `edge-gpt2 tools/convert ${CONVERTER_VERSION}`,
   });
 }
 

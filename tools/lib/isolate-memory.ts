@@ -50,6 +50,8 @@ export class IsolateMemory {
   private constructor(
     private readonly socket: WebSocket,
     private readonly poke: () => Promise<unknown>,
+    /** workerd's own inspector answers only while the isolate is entered: poke until it does. */
+    private readonly pokeWhileWaiting = false,
   ) {
     socket.addEventListener("message", (event) => {
       const reply = JSON.parse(String(event.data)) as CdpReply & { method?: string; params?: { context?: { id: number } } };
@@ -74,15 +76,24 @@ export class IsolateMemory {
     if (typeof WebSocket === "undefined") throw new Error("isolate-memory needs a global WebSocket (Node 22; run it through an npm script)");
     const targets = (await (await fetch(`http://${host}:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
     if (targets.length === 0) throw new Error(`the inspector on port ${port} lists no isolate`);
+    return IsolateMemory.connectTo(targets[0].webSocketDebuggerUrl, poke);
+  }
+
+  /**
+   * Connects to one inspector target, e.g. one Worker of several in one workerd (wrangler's proxy
+   * lists only the first; workerd's own inspector lists every isolate: workerd-inspector.ts).
+   */
+  static async connectTo(url: string, poke: () => Promise<unknown>, { pokeWhileWaiting = false } = {}): Promise<IsolateMemory> {
+    if (typeof WebSocket === "undefined") throw new Error("isolate-memory needs a global WebSocket (Node 22; run it through an npm script)");
     // The inspector proxy of wrangler / miniflare refuses an upgrade without an allowed Origin;
     // Node's WebSocket (undici) takes extra headers as a non-standard second argument.
     const init = { headers: { origin: "http://localhost" } } as unknown as string[];
-    const socket = new WebSocket(targets[0].webSocketDebuggerUrl, init);
+    const socket = new WebSocket(url, init);
     await new Promise<void>((done, fail) => {
       socket.addEventListener("open", () => done(), { once: true });
-      socket.addEventListener("error", () => fail(new Error(`cannot connect to ${targets[0].webSocketDebuggerUrl}`)), { once: true });
+      socket.addEventListener("error", () => fail(new Error(`cannot connect to ${url}`)), { once: true });
     });
-    const memory = new IsolateMemory(socket, poke);
+    const memory = new IsolateMemory(socket, poke, pokeWhileWaiting);
     await memory.send("Runtime.enable"); // announces the execution context
     // (wrangler's proxy announces it to its first client only: one connection per wrangler dev)
     await memory.trackWasmMemories();
@@ -99,7 +110,16 @@ export class IsolateMemory {
       const settle = <A>(then: (a: A) => void) => (a: A) => (clearTimeout(timer), then(a));
       this.pending.set(id, { done: settle(done), fail: settle(fail) });
       this.socket.send(JSON.stringify({ id, method, params }));
+      if (this.pokeWhileWaiting) void this.pokeUntilAnswered(id);
     });
+  }
+
+  private async pokeUntilAnswered(id: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, 20));
+    while (this.pending.has(id)) {
+      await Promise.race([this.poke().catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   async sample(): Promise<IsolateSample> {

@@ -17,6 +17,9 @@ export interface ManifestParts {
   checkpoint: string;
   weightsSha256: string;
   createdBy: string;
+  /** A sharded model's front lists its shards; a shard says which it is (issue 14). */
+  shards?: ModelManifest["shards"];
+  shard?: ModelManifest["shard"];
 }
 
 /** Write manifest.json atomically (temp file, then rename): a reader never sees half of one. */
@@ -44,6 +47,8 @@ export async function writeManifest(outDir: string, parts: ManifestParts): Promi
       weights_sha256: parts.weightsSha256,
     },
     created_by: parts.createdBy,
+    ...(parts.shards ? { shards: parts.shards } : {}),
+    ...(parts.shard ? { shard: parts.shard } : {}),
   };
   const path = join(outDir, "manifest.json");
   await writeFile(`${path}.tmp`, JSON.stringify(manifest, null, 2) + "\n");

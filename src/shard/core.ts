@@ -1,0 +1,161 @@
+// A shard's state machine (issue 14), independent of Durable Objects: it holds every row's
+// keys/values of its blocks and answers ShardApi exactly as src/engine/shard-protocol.ts says.
+// Per step: rows to forget go first; a row whose `past` the shard does not hold makes the whole
+// step fail with ShardStateLost naming every such row (nothing is computed or changed); otherwise
+// the batch's past is taken as it is when the rows are the last step's, in the same order, each
+// where it ended (a decode step), or assembled from the rows (rows.ts) when the batch changed.
+// Steps and releases run one at a time (one onnxruntime session; Durable Object RPC calls interleave
+// at every await).
+import type { KvCache } from "../engine/forward";
+import { appendRightPadded, kvBytes } from "../engine/kv";
+import { ShardStateLost, type ShardApi, type ShardRow, type ShardStatus, type ShardStepRequest, type ShardStepResult } from "../engine/shard-protocol";
+import type { ShardInfo } from "../model/manifest";
+import type { ShardForward } from "./graph";
+import { assembleBatch, discard, takeRow, truncateRow, type RowKv, type Shape } from "./rows";
+import { checkStep } from "./validate";
+
+export interface ShardCoreOptions {
+  shard: ShardInfo;
+  heads: number;
+  width: number;
+  /** The model's context window (positions beyond it have no position embedding). */
+  positions: number;
+  /** WebAssembly memory now (onnxruntime's heap), for status(); 0 where unknown. */
+  wasmBytes?: () => number;
+  loadMs?: number;
+}
+
+interface Batch {
+  /** null: a row released since the step (its keys/values wait there until the batch changes). */
+  ids: (string | null)[];
+  /** Each row's positions held (its data; the rest of the batch's length is padding). */
+  lengths: number[];
+  kv: KvCache | null;
+}
+
+export class ShardCore implements ShardApi {
+  private batch: Batch | null = null;
+  /** Rows held outside the running batch. */
+  private readonly detached = new Map<string, RowKv>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly shape: Shape;
+  /** Steps that reused the last step's batch, and steps that assembled one (tests, status logs). */
+  readonly counts = { reused: 0, assembled: 0 };
+
+  constructor(private readonly forward: ShardForward, private readonly options: ShardCoreOptions) {
+    const [from, to] = options.shard.layers;
+    this.shape = { heads: options.heads, headDim: options.width / options.heads, tensors: 2 * (to - from) };
+  }
+
+  step(request: ShardStepRequest): Promise<ShardStepResult> {
+    return this.exclusive(() => this.run(request));
+  }
+
+  release(ids: string[]): Promise<void> {
+    if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string")) return Promise.reject(new Error("release: ids must be a list of row ids"));
+    return this.exclusive(async () => this.forget(ids));
+  }
+
+  async status(): Promise<ShardStatus> {
+    const held = [...this.detached.values()].map((kv) => kv.length);
+    this.batch?.ids.forEach((id, i) => id !== null && held.push(this.batch!.lengths[i]));
+    return {
+      index: this.options.shard.index,
+      layers: [...this.options.shard.layers],
+      rows: held.length,
+      positions: held.reduce((sum, n) => sum + n, 0),
+      wasmBytes: this.options.wasmBytes?.() ?? 0,
+      kvBytes: [...this.detached.values()].reduce((sum, kv) => sum + kvBytes(kv), 0) + (this.batch?.kv ? kvBytes(this.batch.kv) : 0),
+      loadMs: this.options.loadMs ?? 0,
+    };
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(task, task);
+    this.queue = result.catch(() => undefined); // a failed step must not block the next one
+    return result;
+  }
+
+  private async run(request: ShardStepRequest): Promise<ShardStepResult> {
+    checkStep(request, this.options);
+    this.forget(request.release);
+    const { rows, seq } = request;
+    const lost = rows.filter((row) => !this.holds(row.copyOf ?? row.id, row.past)).map((row) => row.id);
+    if (lost.length > 0) throw new ShardStateLost(lost, `shard ${this.options.shard.index}`);
+
+    const last = this.batch;
+    const reuse = last?.kv && last.ids.length === rows.length && rows.every((row, i) => row.id === last.ids[i] && !row.copyOf && row.past === last.lengths[i]);
+    const batch = reuse ? last : this.assemble(rows);
+    this.counts[reuse ? "reused" : "assembled"]++;
+
+    // Right-padded: each row's data, then padding up to the batch's length, then the new positions.
+    const kvLength = batch.kv?.length ?? 0;
+    const mask: number[] = [];
+    for (const length of batch.lengths) {
+      for (let i = 0; i < kvLength; i++) mask.push(i < length ? 1 : 0);
+      for (let i = 0; i < seq; i++) mask.push(1);
+    }
+    const out = await this.forward({ batch: rows.length, seq, hidden: request.hidden, attentionMask: mask, positionIds: request.positionIds, past: batch.kv });
+    const before = batch.kv;
+    batch.kv = before
+      ? appendRightPadded(before, out.kv.tensors, batch.lengths, seq, true)
+      : { batch: rows.length, heads: this.shape.heads, length: seq, tensors: out.kv.tensors };
+    discard(before, batch.kv.tensors); // the cache it outgrew (nothing when it grew in place)
+    discard(before ? out.kv : null); // the step's new positions, now copied into the cache
+    batch.lengths = batch.lengths.map((length) => length + seq);
+    if (!request.lastOnly || seq === 1) return { hidden: out.hidden, positions: seq };
+    const width = this.options.width;
+    const hidden = new Float32Array(rows.length * width);
+    for (let r = 0; r < rows.length; r++) hidden.set(out.hidden.subarray(((r + 1) * seq - 1) * width, (r + 1) * seq * width), r * width);
+    return { hidden, positions: 1 };
+  }
+
+  /** Whether the shard holds at least `past` positions of row `id` (0 needs nothing). */
+  private holds(id: string, past: number): boolean {
+    if (past === 0) return true;
+    const i = this.batch?.ids.indexOf(id) ?? -1;
+    const length = i >= 0 ? this.batch!.lengths[i] : this.detached.get(id)?.length;
+    return length !== undefined && length >= past;
+  }
+
+  /** A row's first `past` positions, wherever they are held (a copy when taken from the batch). */
+  private rowKv(id: string, past: number): RowKv | null {
+    if (past === 0) return null;
+    const i = this.batch?.ids.indexOf(id) ?? -1;
+    if (i >= 0) return takeRow(this.batch!.kv!, i, past, this.shape);
+    return truncateRow(this.detached.get(id)!, past, this.shape);
+  }
+
+  /** A new batch for `rows`; the last batch's other rows are kept on their own. */
+  private assemble(rows: ShardRow[]): Batch {
+    const sources = rows.map((row) => this.rowKv(row.copyOf ?? row.id, row.past));
+    const last = this.batch;
+    this.batch = null;
+    const stepping = new Set(rows.map((row) => row.id));
+    last?.ids.forEach((id, i) => {
+      if (id !== null && !stepping.has(id) && last.kv) this.detached.set(id, takeRow(last.kv, i, last.lengths[i], this.shape));
+    });
+    for (const id of stepping) this.detached.delete(id);
+    const kv = rows.some((row) => row.past > 0) ? assembleBatch(sources, this.shape) : null;
+    // Now copied into the batch: the rows' own arrays, unless a row still held on its own shares
+    // them (a copyOf source that is not in this step), and the old batch, whose rows were copied out.
+    const held = [...this.detached.values()].flatMap((kv) => kv.tensors);
+    for (const source of sources) discard(source, held);
+    discard(last?.kv);
+    this.batch = { ids: rows.map((row) => row.id), lengths: rows.map((row) => row.past), kv };
+    return this.batch;
+  }
+
+  private forget(ids: readonly string[]): void {
+    for (const id of ids) {
+      discard(this.detached.get(id));
+      this.detached.delete(id);
+      const i = this.batch?.ids.indexOf(id) ?? -1;
+      if (i >= 0) this.batch!.ids[i] = null; // no step will match this batch again: the next assembles
+    }
+    if (this.batch?.ids.every((id) => id === null)) {
+      discard(this.batch.kv); // nothing left in it to keep
+      this.batch = null;
+    }
+  }
+}

@@ -1,0 +1,83 @@
+// Loading shard <index> of the model at MODEL (issue 14): the front's manifest names the shard's
+// folder, its block range and its manifest's sha256 (so a shard never serves another conversion's
+// blocks), then the shard's own folder loads like any model folder: graph checked, weights streamed
+// into onnxruntime (engine/load-session.ts). A warm-up step at the last position checks the graph
+// against the manifest before the shard answers its first step.
+//
+// The graph is per isolate, the rows per Durable Object instance: an instance that is reset (evicted,
+// aborted) may come back in the same isolate, where onnxruntime's heap (which never shrinks) still
+// holds the session; the new instance reuses it instead of loading the weights a second time beside
+// it, and starts with no rows, as a fresh instance must.
+import { loadSession } from "../engine/load-session";
+import { ort, ortMemoryBytes } from "../engine/ort";
+import type { ModelManifest } from "../model/manifest";
+import { modelFiles } from "../model/source";
+import { parseManifest, verifyFile } from "../model/verify";
+import { ShardCore } from "./core";
+import { shardForward, shardInfo, type ShardForward } from "./graph";
+
+export interface ShardGraph {
+  manifest: ModelManifest;
+  forward: ShardForward;
+  location: string;
+  loadMs: number;
+}
+
+/** Loaded graphs of this isolate, by MODEL and index; a failed load is dropped so the next call retries. */
+const graphs = new Map<string, Promise<ShardGraph>>();
+
+/** A new instance's core (no rows) on the isolate's graph of shard `index`, loaded on first use. */
+export async function openShardCore(spec: string, index: number, binding: (name: string) => unknown): Promise<ShardCore> {
+  const key = `${spec}#${index}`;
+  let loading = graphs.get(key);
+  if (!loading) {
+    loading = loadShardGraph(spec, index, binding);
+    graphs.set(key, loading);
+    loading.catch(() => graphs.delete(key));
+  }
+  const { manifest, forward, loadMs } = await loading;
+  const arch = manifest.architecture;
+  return new ShardCore(forward, { shard: manifest.shard!, heads: arch.n_head, width: arch.n_embd, positions: arch.n_positions, wasmBytes: ortMemoryBytes, loadMs });
+}
+
+/** `spec` is the front's MODEL ("r2:<prefix>", "assets:<dir>", "fetcher:<BINDING>/<dir>"). */
+export async function loadShardGraph(spec: string, index: number, binding: (name: string) => unknown): Promise<ShardGraph> {
+  const started = Date.now();
+  const frontFiles = modelFiles(spec, binding);
+  const front = parseManifest(await frontFiles.read("manifest.json"), frontFiles.location);
+  const entry = front.shards?.[index];
+  if (!entry) {
+    throw new Error(`${frontFiles.location}/manifest.json ${front.shards ? `names ${front.shards.length} shard(s), not shard ${index}` : "is not a sharded model's (no shards): convert with --shards"}`);
+  }
+  const files = modelFiles(`${spec.replace(/\/+$/, "")}/${entry.path}`, binding);
+  const bytes = await files.read("manifest.json");
+  await verifyFile(bytes, { path: "manifest.json", bytes: bytes.byteLength, sha256: entry.manifest_sha256 }, files.location);
+  const manifest = parseManifest(bytes, files.location);
+  const shard = shardInfo(manifest, files.location);
+  if (shard.index !== index || shard.layers.join() !== entry.layers.join()) {
+    throw new Error(`${files.location}/manifest.json is shard ${shard.index} with blocks [${shard.layers}], the front names shard ${index} with blocks [${entry.layers}]`);
+  }
+  const session = await loadSession(files, manifest);
+  const arch = manifest.architecture;
+  const forward = serialized(shardForward(session, ort.Tensor, manifest, files.location));
+  try {
+    // One position at the end of the context window: a graph whose width, heads or position table
+    // disagree with the manifest fails here, at load, with the reason.
+    const { hidden } = await forward({ batch: 1, seq: 1, hidden: new Float32Array(arch.n_embd).fill(0.5), attentionMask: [1], positionIds: [arch.n_positions - 1], past: null });
+    if (hidden.some((x) => !Number.isFinite(x))) throw new Error("the warm-up step produced non-finite hidden states");
+  } catch (error) {
+    await session.release();
+    throw new Error(`${files.location}: the shard's graph does not match its manifest (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return { manifest, forward, location: files.location, loadMs: Date.now() - started };
+}
+
+/** One run at a time on the session, whichever instance's core asks (they may overlap in a reset). */
+function serialized(forward: ShardForward): ShardForward {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (input) => {
+    const result = queue.then(() => forward(input));
+    queue = result.catch(() => undefined);
+    return result;
+  };
+}

@@ -1,0 +1,75 @@
+// Keys/values of one row, and moving rows between their own storage and a batch. Between steps a
+// row's keys/values live either in the running batch (right-padded [batch, heads, capacity,
+// headDim] tensors that grow in place, src/engine/kv.ts) or, when the batch changed without it, on
+// their own as a compact batch of one. A batch is assembled when the rows of a step differ from the
+// last step's, and split back into rows when they change again; a step with the same rows as the
+// last (a decode step, the common case) runs on the batch as it is.
+import type { KvCache } from "../engine/forward";
+import { capacityOf } from "../engine/kv";
+
+/** A row's keys/values: a compact batch of one ([1, heads, length, headDim] per block and kind). */
+export type RowKv = KvCache;
+
+export interface Shape {
+  heads: number;
+  headDim: number;
+  /** Tensors per row: 2 per block (key, value). */
+  tensors: number;
+}
+
+/** The first `length` positions of batch row `row`, copied into a row of its own. */
+export function takeRow(batch: KvCache, row: number, length: number, shape: Shape): RowKv {
+  const capacity = capacityOf(batch);
+  const { heads, headDim } = shape;
+  const tensors = batch.tensors.map((t) => {
+    const out = new Float32Array(heads * length * headDim);
+    for (let h = 0; h < heads; h++) {
+      const start = ((row * heads + h) * capacity) * headDim;
+      out.set(t.subarray(start, start + length * headDim), h * length * headDim);
+    }
+    return out;
+  });
+  return { batch: 1, heads, length, tensors };
+}
+
+/** The first `length` positions of a row (a row that is re-sent with a shorter past). */
+export function truncateRow(kv: RowKv, length: number, shape: Shape): RowKv {
+  return length >= kv.length ? kv : takeRow(kv, 0, length, shape);
+}
+
+/**
+ * Rows stacked into one right-padded batch of `length` positions (the longest row's), zeros
+ * after each shorter row's data; `null` is a row with nothing yet (a prefill).
+ */
+export function assembleBatch(rows: readonly (RowKv | null)[], shape: Shape): KvCache {
+  const { heads, headDim } = shape;
+  const length = Math.max(0, ...rows.map((r) => r?.length ?? 0));
+  const tensors = Array.from({ length: shape.tensors }, (_, i) => {
+    const out = new Float32Array(rows.length * heads * length * headDim);
+    rows.forEach((row, b) => {
+      if (!row || row.length === 0) return;
+      const src = row.tensors[i];
+      for (let h = 0; h < heads; h++) {
+        out.set(src.subarray(h * row.length * headDim, (h + 1) * row.length * headDim), ((b * heads + h) * length) * headDim);
+      }
+    });
+    return out;
+  });
+  return { batch: rows.length, heads, length, tensors };
+}
+
+/**
+ * Gives a cache's memory back now: its buffers are detached (emptied), as stream-weights.ts does
+ * with weight chunks, instead of waiting for a garbage collection — a batch regrown every few
+ * steps otherwise leaves its old copies (tens of MiB at GPT-2 size) counted against the isolate.
+ * Only for caches nothing else references; arrays that are views into a larger buffer are left.
+ */
+export function discard(kv: { tensors: Float32Array[] } | null | undefined, keep: readonly Float32Array[] = []): void {
+  for (const t of kv?.tensors ?? []) {
+    if (keep.includes(t) || t.byteOffset !== 0 || t.byteLength !== t.buffer.byteLength) continue;
+    const buffer = t.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+    // (transfer where the runtime has it, workerd; a transferring clone detaches it elsewhere, Node 20)
+    if (buffer.transfer) buffer.transfer(0);
+    else structuredClone(buffer, { transfer: [buffer] });
+  }
+}

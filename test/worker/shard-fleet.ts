@@ -1,0 +1,104 @@
+// A sharded model's shards run in this isolate for tests (issue 14): each shard folder in a real
+// onnxruntime session behind the real shard runtime (src/shard/core.ts), reached through stubs as
+// the front reaches Durable Objects. The fleet plays the platform's part: it can kill an instance
+// (the call it was to answer fails as a lost connection; later calls reach a fresh instance that
+// holds no rows), evict one (calls simply reach a fresh instance), or keep a shard down.
+import { env } from "cloudflare:workers";
+import { readManifest } from "../../src/engine/engine";
+import { createSession, ort } from "../../src/engine/ort";
+import type { ShardApi } from "../../src/engine/shard-protocol";
+import type { ModelManifest } from "../../src/model/manifest";
+import { modelFiles } from "../../src/model/source";
+import { ShardCore } from "../../src/shard/core";
+import { shardForward, type ShardForward } from "../../src/shard/graph";
+
+interface Loaded {
+  manifest: ModelManifest;
+  forward: ShardForward;
+}
+
+const loaded = new Map<string, Promise<{ front: ModelManifest; shards: Loaded[] }>>();
+
+/** The front manifest and every shard's step function of test model `model` (sessions shared). */
+export function openShards(model: string): Promise<{ front: ModelManifest; shards: Loaded[] }> {
+  let value = loaded.get(model);
+  if (!value) loaded.set(model, (value = load(model)));
+  return value;
+}
+
+async function load(model: string): Promise<{ front: ModelManifest; shards: Loaded[] }> {
+  const files = (dir: string) => modelFiles(`fetcher:TEST_MODELS/${dir}`, (name) => Reflect.get(env, name));
+  const front = await readManifest(files(model));
+  const shards: Loaded[] = [];
+  for (const entry of front.shards ?? []) {
+    const source = files(`${model}/${entry.path}`);
+    const manifest = await readManifest(source);
+    const graph = manifest.files.find((f) => f.role === "graph")!;
+    const externalData = [];
+    for (const f of manifest.files.filter((f) => f.role === "weights")) externalData.push({ path: f.path, data: await source.read(f.path) });
+    const session = await createSession(await source.read(graph.path), externalData);
+    shards.push({ manifest, forward: shardForward(session, ort.Tensor, manifest, source.location) });
+  }
+  return { front, shards };
+}
+
+export class ShardFleet {
+  /** The instance each shard's stubs reach now. */
+  private readonly instances: ShardCore[];
+  /** Shards whose next call fails: their instance died under it. */
+  private readonly dying = new Set<number>();
+  private readonly down = new Map<number, "fail" | "hang">();
+  /** Calls that failed because their instance was killed, per shard. */
+  readonly lost: number[];
+
+  constructor(private readonly shards: Loaded[]) {
+    this.instances = shards.map((_, i) => this.fresh(i));
+    this.lost = shards.map(() => 0);
+  }
+
+  readonly connect = (index: number): ShardApi => {
+    const call = <T>(task: (core: ShardCore) => Promise<T>): Promise<T> => {
+      if (this.down.get(index) === "hang") return new Promise<T>(() => undefined);
+      if (this.dying.delete(index)) this.lost[index]++;
+      else if (!this.down.has(index)) return task(this.instances[index]);
+      return Promise.reject(new Error("Network connection lost."));
+    };
+    return {
+      step: (request) => call((core) => core.step(structuredClone(request))),
+      release: (ids) => call((core) => core.release(ids)),
+      status: () => call((core) => core.status()),
+    };
+  };
+
+  /** The instance of shard `index` dies: the next call fails, later ones reach a fresh instance. */
+  kill(index: number): void {
+    this.dying.add(index);
+    this.instances[index] = this.fresh(index);
+  }
+
+  /** The instance of shard `index` is replaced under the same stubs (evicted, restarted): it holds no rows. */
+  evict(index: number): void {
+    this.instances[index] = this.fresh(index);
+  }
+
+  /** Shard `index` stays unreachable: calls fail, or never answer; null: reachable again. */
+  setDown(index: number, how: "fail" | "hang" | null): void {
+    if (how) this.down.set(index, how);
+    else this.down.delete(index);
+  }
+
+  /** A Durable Object namespace binding (SHARD_<index>) whose instances are this fleet's. */
+  binding(index: number): { idFromName(name: string): string; get(id: string): ShardApi } {
+    return { idFromName: (name) => name, get: () => this.connect(index) };
+  }
+
+  status(): Promise<{ rows: number; positions: number }[]> {
+    return Promise.all(this.instances.map((core) => core.status()));
+  }
+
+  private fresh(index: number): ShardCore {
+    const { manifest, forward } = this.shards[index];
+    const arch = manifest.architecture;
+    return new ShardCore(forward, { shard: manifest.shard!, heads: arch.n_head, width: arch.n_embd, positions: arch.n_positions });
+  }
+}

@@ -1,0 +1,171 @@
+// Sharded vs unsharded serving (issue 14), in one run: the same int8 model served whole by one
+// front Worker, and split into shards (Durable Objects in Worker scripts of their own) behind the
+// same front code, both in `wrangler dev` (workerd, where an isolate has no memory limit), both
+// reading the model from the same local R2. Requests alternate between the two, so both see the
+// same machine load; figures are medians over the repetitions with their spread.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { convertCheckpoint } from "../convert/index.js";
+import { freePort } from "../lib/free-port.js";
+import { writeShardedConfigs } from "../sharded/config.js";
+import { uploadModel } from "../upload.js";
+import { BENCH_DIR } from "./models.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export interface ShardedPlan {
+  shards: number;
+  /** Repetitions per variant (alternating), after one warm-up request each. */
+  repetitions: number;
+  maxNewTokens: number;
+  /** Concurrent requests for the batched figure. */
+  batchRequests: number;
+}
+
+export const FULL_SHARDED: ShardedPlan = { shards: 2, repetitions: 7, maxNewTokens: 64, batchRequests: 4 };
+export const QUICK_SHARDED: ShardedPlan = { shards: 2, repetitions: 3, maxNewTokens: 16, batchRequests: 2 };
+
+/** Median and range of one figure over the repetitions. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface VariantResult {
+  /** Decode tokens/s of one request alone (the server's own decode timing). */
+  decodeTps: Spread;
+  /** Request sent → first token event, one request alone, ms. */
+  ttftMs: Spread;
+  /** Tokens/s over `batchRequests` concurrent requests (completion tokens / wall time). */
+  batchTps: Spread;
+}
+
+export interface ShardedResult {
+  model: string;
+  shards: number;
+  unsharded: VariantResult;
+  sharded: VariantResult;
+}
+
+const PROMPT = "The old lighthouse keeper climbed the stairs each evening, counting the steps and listening to the sea below as the lamp";
+
+/** `folder` (an unsharded int8 bench model made from `checkpoint`) against its sharded conversion. */
+export async function benchSharded(folder: string, checkpoint: string, plan: ShardedPlan, log: (line: string) => void): Promise<ShardedResult> {
+  const plainDir = join(BENCH_DIR, folder);
+  const shardedDir = join(BENCH_DIR, `${folder}-sharded${plan.shards}`);
+  if (!existsSync(join(shardedDir, "manifest.json"))) {
+    log(`converting ${folder} into ${plan.shards} shards…`);
+    await convertCheckpoint(checkpoint, { dtype: "int8", outDir: shardedDir, name: folder, shards: { count: plan.shards } });
+  }
+  const persistTo = join(BENCH_DIR, "sharded-r2");
+  log("uploading both to local R2…");
+  const plainPrefix = await uploadModel({ modelDir: plainDir, prefix: `bench-${folder}`, persistTo, log: () => undefined });
+  const shardedPrefix = await uploadModel({ modelDir: shardedDir, prefix: `bench-${folder}-sharded`, persistTo, log: () => undefined });
+  const configs = await writeShardedConfigs({ shards: plan.shards, prefix: shardedPrefix, outDir: join(BENCH_DIR, "sharded-configs") });
+  // No byte budget: workerd gives an isolate no memory limit, and the unsharded model would not fit
+  // 128 MB. No prefix cache: the sharded front has none, and a repeated prompt would skip the
+  // unsharded prefill altogether.
+  const vars = ["--var", "ISOLATE_MEMORY_BYTES:0", "--var", "RESPONSE_CACHE_BYTES:0", "--var", "PREFIX_CACHE_BYTES:0"];
+  const plain = await startDev(["-c", join(ROOT, "wrangler.toml"), "--var", `MODEL:r2:${plainPrefix}`, ...vars], persistTo, log);
+  const sharded = await startDev([...configs.flatMap((c) => ["-c", c]), ...vars], persistTo, log);
+  try {
+    const variants = { unsharded: plain.origin, sharded: sharded.origin };
+    const samples = { unsharded: emptySamples(), sharded: emptySamples() };
+    for (const origin of Object.values(variants)) await generate(origin, plan.maxNewTokens); // loads the model (and the shards)
+    for (let r = 0; r < plan.repetitions; r++) {
+      for (const [name, origin] of Object.entries(variants) as [keyof typeof variants, string][]) {
+        const one = await generate(origin, plan.maxNewTokens);
+        samples[name].decodeTps.push(one.decodeTps);
+        samples[name].ttftMs.push(one.ttftMs);
+        const started = Date.now();
+        const batch = await Promise.all(Array.from({ length: plan.batchRequests }, () => generate(origin, plan.maxNewTokens)));
+        samples[name].batchTps.push((batch.reduce((sum, b) => sum + b.tokens, 0) / (Date.now() - started)) * 1000);
+      }
+      log(`repetition ${r + 1}/${plan.repetitions}: decode ${samples.unsharded.decodeTps.at(-1)!.toFixed(1)} vs ${samples.sharded.decodeTps.at(-1)!.toFixed(1)} tokens/s (unsharded vs sharded)`);
+    }
+    return { model: folder, shards: plan.shards, unsharded: summarize(samples.unsharded), sharded: summarize(samples.sharded) };
+  } finally {
+    plain.close();
+    sharded.close();
+  }
+}
+
+const emptySamples = () => ({ decodeTps: [] as number[], ttftMs: [] as number[], batchTps: [] as number[] });
+const summarize = (s: ReturnType<typeof emptySamples>): VariantResult => ({ decodeTps: spread(s.decodeTps), ttftMs: spread(s.ttftMs), batchTps: spread(s.batchTps) });
+
+function spread(values: number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0], max: sorted[sorted.length - 1] };
+}
+
+/** One streamed greedy request: time to its first token, the server's decode tokens/s, tokens made. */
+async function generate(origin: string, maxNewTokens: number): Promise<{ ttftMs: number; decodeTps: number; tokens: number }> {
+  const started = Date.now();
+  const response = await fetch(`${origin}/v1/generate`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prompt: PROMPT, max_new_tokens: maxNewTokens, stream: true, cache: false }),
+  });
+  if (!response.ok || !response.body) throw new Error(`${origin}: HTTP ${response.status}: ${(await response.text()).slice(0, 500)}`);
+  let text = "";
+  let ttftMs = NaN;
+  const decoder = new TextDecoder();
+  for await (const chunk of response.body) {
+    text += decoder.decode(chunk, { stream: true });
+    if (Number.isNaN(ttftMs) && text.includes("event: token")) ttftMs = Date.now() - started;
+  }
+  const done = /event: done\ndata: (.*)\n/.exec(text);
+  if (!done) throw new Error(`${origin}: the stream ended without a done event: ${text.slice(-500)}`);
+  const body = JSON.parse(done[1]) as { usage: { completion_tokens: number }; timings: { decode_tokens_per_second: number | null } };
+  return { ttftMs, decodeTps: body.timings.decode_tokens_per_second ?? NaN, tokens: body.usage.completion_tokens };
+}
+
+/** `wrangler dev` with these configs on a free port, until it says it is ready. */
+async function startDev(args: string[], persistTo: string, log: (line: string) => void): Promise<{ origin: string; close(): void }> {
+  const port = await freePort();
+  const inspector = await freePort();
+  const child: ChildProcess = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", ...args, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persistTo], {
+    cwd: ROOT,
+    detached: true, // its own process group: closing it ends workerd too
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  });
+  const close = () => {
+    if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+  };
+  let output = "";
+  await new Promise<void>((ready, fail) => {
+    const timer = setTimeout(() => fail(new Error(`wrangler dev did not start in 180 s:\n${output.slice(-2000)}`)), 180_000);
+    const seen = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/Ready on http/.test(output)) {
+        clearTimeout(timer);
+        ready();
+      }
+    };
+    child.stdout!.on("data", seen);
+    child.stderr!.on("data", seen);
+    child.on("exit", (code) => fail(new Error(`wrangler dev exited with ${code}:\n${output.slice(-2000)}`)));
+  }).catch((error: unknown) => {
+    close();
+    throw error;
+  });
+  log(`wrangler dev ready on port ${port}`);
+  return { origin: `http://127.0.0.1:${port}`, close };
+}
+
+/** The table of the run (ratios are sharded / unsharded, from the same run). */
+export function shardedTable(result: ShardedResult): string[] {
+  const f = (s: Spread, digits = 1) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+  const { unsharded: u, sharded: s } = result;
+  return [
+    `Sharded (${result.shards} Durable Object shards) vs unsharded, ${result.model} int8, wrangler dev — median (min–max)`,
+    "| | unsharded | sharded | ratio |",
+    "|---|---|---|---|",
+    `| decode tokens/s, one request | ${f(u.decodeTps)} | ${f(s.decodeTps)} | ${(s.decodeTps.median / u.decodeTps.median).toFixed(2)}× |`,
+    `| TTFT ms, one request | ${f(u.ttftMs, 0)} | ${f(s.ttftMs, 0)} | ${(s.ttftMs.median / u.ttftMs.median).toFixed(2)}× |`,
+    `| tokens/s, concurrent requests | ${f(u.batchTps)} | ${f(s.batchTps)} | ${(s.batchTps.median / u.batchTps.median).toFixed(2)}× |`,
+  ];
+}

@@ -25,6 +25,9 @@ export interface ForwardInput {
   /** Row-major [batch, seq]. */
   positionIds: number[];
   past: KvCache | null;
+  /** Logits wanted for each row's last this-many positions (default 1); more than 1 only where the
+   * graph returns every position (ModelSession.returnsEveryPosition): prompt-lookup verification. */
+  logitPositions?: number;
 }
 
 /**
@@ -38,7 +41,8 @@ export interface StepKv {
 }
 
 export interface ForwardOutput {
-  /** Logits of each row's last position, vocab-sized. */
+  /** Logits of each row's last position, vocab-sized — or, with `logitPositions` = k, of each row's
+   * last k positions: row-major [batch][k], oldest position first. */
   logits: Float32Array[];
   kv: StepKv;
 }

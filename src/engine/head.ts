@@ -5,7 +5,7 @@
 //             tied embedding / LM head runs in our WebAssembly SIMD kernel (./lm-head), which keeps
 //             the one copy of the table and gives the in-graph int8 numbers bit for bit, without
 //             onnxruntime's per-run weight repacking (about half of a decode step at GPT-2 size).
-// ModelSession only asks its head for the token feed and the last position's logits.
+// ModelSession only asks its head for the token feed and the last positions' logits.
 import type { ManifestFile, ModelManifest } from "../model/manifest";
 import type { ModelFiles } from "../model/source";
 import { verifyStream } from "../model/verify";
@@ -19,8 +19,9 @@ export interface TokenHead {
   readonly outputName: string;
   /** Row-major ids [batch, seq] as that input. */
   feed(ids: number[], batch: number, seq: number): ort.Tensor;
-  /** Each row's last-position logits from that output (views into one array, consumed per step). */
-  lastLogits(output: ort.Tensor, batch: number): Float32Array[];
+  /** Each row's logits of its last `positions` positions from that output, row-major [batch][positions]
+   * (views into one array, consumed per step). */
+  lastLogits(output: ort.Tensor, batch: number, positions: number): Float32Array[];
   /** WebAssembly memory the head holds besides onnxruntime's (the kernel's table), for the memory budget. */
   readonly memoryBytes: number;
 }
@@ -41,9 +42,9 @@ class GraphHead implements TokenHead {
     return new ort.Tensor("int64", BigInt64Array.from(ids, (v) => BigInt(v)), [batch, seq]);
   }
 
-  lastLogits(output: ort.Tensor, batch: number): Float32Array[] {
+  lastLogits(output: ort.Tensor, batch: number, positions: number): Float32Array[] {
     // [batch, seq, vocab] or, for graphs that skip the LM head elsewhere, [batch, 1, vocab].
-    return lastRows(output, batch, this.vocab, "logits", "vocab_size");
+    return lastRows(output, batch, positions, this.vocab, "logits", "vocab_size");
   }
 }
 
@@ -60,24 +61,26 @@ class KernelHead implements TokenHead {
     return new ort.Tensor("float32", this.kernel.embed(ids), [batch, seq, this.kernel.hidden]);
   }
 
-  lastLogits(output: ort.Tensor, batch: number): Float32Array[] {
-    const rows = lastRows(output, batch, this.kernel.hidden, "hidden_states", "n_embd");
-    // Rows are contiguous already when the graph returns only the last position (the default).
-    const all = this.kernel.logits(rows.length === 1 ? rows[0] : output.dims[1] === 1 ? (output.data as Float32Array) : concat(rows));
+  lastLogits(output: ort.Tensor, batch: number, positions: number): Float32Array[] {
+    const rows = lastRows(output, batch, positions, this.kernel.hidden, "hidden_states", "n_embd");
+    // Rows are contiguous already when they are all the graph returned (or a single row).
+    const all = this.kernel.logits(rows.length === 1 ? rows[0] : output.dims[1] === positions ? (output.data as Float32Array) : concat(rows));
     const vocab = this.kernel.vocab;
     return rows.map((_, row) => all.subarray(row * vocab, (row + 1) * vocab));
   }
 }
 
-/** Views of each row's last position in a [batch, positions, width] output. */
-function lastRows(output: ort.Tensor, batch: number, width: number, name: string, field: string): Float32Array[] {
+/** Views of each row's last `last` positions in a [batch, positions, width] output, row-major. */
+function lastRows(output: ort.Tensor, batch: number, last: number, width: number, name: string, field: string): Float32Array[] {
   const data = output.data as Float32Array;
   const positions = output.dims[1];
   if (output.dims.length !== 3 || output.dims[0] !== batch || output.dims[2] !== width) {
     throw new Error(`${name} is [${output.dims.join(", ")}], manifest says [${batch}, positions, ${width}] (${field} ${width})`);
   }
-  return Array.from({ length: batch }, (_, row) => {
-    const start = ((row + 1) * positions - 1) * width;
+  if (last > positions) throw new Error(`${name} holds ${positions} positions per row, ${last} were asked for`);
+  return Array.from({ length: batch * last }, (_, i) => {
+    const row = Math.floor(i / last);
+    const start = ((row + 1) * positions - last + (i % last)) * width;
     return data.subarray(start, start + width);
   });
 }

@@ -4,12 +4,16 @@
 // step serves every sequence. Finished rows leave at once; padding no row needs is trimmed away.
 // How rows are padded is the model's KvLayout; on the right-padded-append layout a row's numbers
 // are exactly those of the same request alone, on left-padded graphs they can differ in the last bits.
+// A row alone in the batch whose request asks for prompt lookup feeds draft tokens after its last
+// token, and keeps those the model agrees with (prompt-lookup.ts; only alone, as Hugging Face's
+// assisted decoding only runs with batch size 1: rows of one step would accept different counts).
 import { StepTimer, stepsUntilStart } from "./admission";
 import { checkFits, type KvBudget } from "./kv-budget";
 import type { Forward, KvCache } from "./forward";
 import { repeatRows, selectRows } from "./kv";
 import type { KvLayout } from "./kv-layout";
 import type { PrefixCache } from "./prefix-cache";
+import { lookupDrafts } from "./prompt-lookup";
 import { Sequence, type SequenceResult, type SequenceSpec } from "./sequence";
 import { batchInterrupt, type Budget } from "./stopping";
 
@@ -46,6 +50,9 @@ export interface SchedulerOptions {
   pause?: () => Promise<void>;
   /** Prompts' keys/values kept for reuse; null = every prompt is prefilled in full. */
   prefixCache?: PrefixCache | null;
+  /** The model returns logits for several positions per step and its cache can drop rejected
+   * positions (right-padded-append): requests' prompt_lookup_num_tokens takes effect. */
+  promptLookup?: boolean;
 }
 
 /** The request cannot get a batch slot (queue full, or no time left to start): retry later. */
@@ -75,8 +82,11 @@ interface Slot {
   sequence: Sequence;
   /** Positions of this row's keys/values that hold data; the rest of the batch length is padding. */
   length: number;
-  /** Logits the sequence has not chosen from yet. */
-  logits: Float32Array | null;
+  /** Logits the sequence has not chosen from yet: one position, or one per token fed by a step
+   * that verified drafts (its last token, then each draft). */
+  logits: Float32Array[];
+  /** The draft tokens that step fed after the row's last token. */
+  drafts: number[];
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -88,6 +98,7 @@ export class BatchScheduler {
   private running: Promise<void> | null = null;
   private readonly pause: () => Promise<void>;
   private readonly prefixCache: PrefixCache | null;
+  private readonly promptLookup: boolean;
   private readonly stepTimer = new StepTimer();
   /** When the running batch's previous step started (null: the batch was empty). workerd's clock
    * only moves across I/O, so a step is timed start to start, pauses and newcomers' prefills included. */
@@ -101,6 +112,7 @@ export class BatchScheduler {
   ) {
     this.pause = options.pause ?? yieldToEventLoop;
     this.prefixCache = options.prefixCache ?? null;
+    this.promptLookup = options.promptLookup ?? false;
   }
 
   /** Resolves once no request is running or waiting (the engine is released only then). */
@@ -228,7 +240,7 @@ export class BatchScheduler {
       const rows = repeatRows(prefill.present, job.sequences.length);
       this.kv = this.kv === null ? rows : this.layout.stack(this.kv, rows);
       job.sequences.forEach((sequence, i) => {
-        this.slots.push({ job, sequence, length: rows.length, logits: i === 0 ? prefill.logits : prefill.logits.slice() });
+        this.slots.push({ job, sequence, length: rows.length, logits: [i === 0 ? prefill.logits : prefill.logits.slice()], drafts: [] });
       });
     }
   }
@@ -271,13 +283,15 @@ export class BatchScheduler {
   /** Every row picks its next token; finished rows and failed requests leave the batch. */
   private choose(): void {
     for (const slot of this.slots) {
-      if (!slot.logits || slot.job.failed) continue;
+      if (slot.logits.length === 0 || slot.job.failed) continue;
       try {
-        slot.sequence.advance(slot.logits);
+        // Each fed draft the sequence itself chooses is kept: its keys/values are already cached.
+        slot.length += acceptDrafts(slot);
       } catch (error) {
         this.fail(slot.job, error); // only this request: the batch itself is fine
       }
-      slot.logits = null;
+      slot.logits = [];
+      slot.drafts = [];
     }
     for (const job of new Set(this.slots.map((slot) => slot.job))) {
       const interrupt = batchInterrupt(job.spec.budget);
@@ -295,27 +309,35 @@ export class BatchScheduler {
     if (this.kv && longest < this.kv.length) this.kv = this.layout.trim(this.kv, longest);
   }
 
-  /** One token for every running row, in one forward pass. */
+  /** One token for every running row (a row alone: its drafts too), in one forward pass. */
   private async step(): Promise<void> {
     const kv = this.kv!;
     const slots = this.slots;
+    const drafts = this.draftsFor(slots);
+    const seq = 1 + drafts.length;
     const attentionMask: number[] = [];
-    for (const slot of slots) this.layout.pushMask(attentionMask, slot.length, kv.length, 1);
+    for (const slot of slots) this.layout.pushMask(attentionMask, slot.length, kv.length, seq);
     const started = Date.now();
     if (this.lastStepAt !== null) this.stepTimer.record(started - this.lastStepAt);
     this.lastStepAt = started;
     try {
       const output = await this.forward({
         batch: slots.length,
-        seq: 1,
-        inputIds: slots.map((slot) => slot.sequence.lastToken),
+        seq,
+        inputIds: slots.flatMap((slot) => [slot.sequence.lastToken, ...drafts]),
         attentionMask,
-        positionIds: slots.map((slot) => slot.length),
+        positionIds: slots.flatMap((slot) => Array.from({ length: seq }, (_, i) => slot.length + i)),
         past: kv,
+        ...(seq > 1 ? { logitPositions: seq } : {}),
       });
-      this.kv = this.layout.next(kv, output.kv, slots.map((slot) => slot.length), 1, true);
-      for (const slot of slots) slot.length++;
-      output.logits.forEach((logits, i) => (slots[i].logits = logits));
+      // Drafts' positions are written too; those rejected lie past the row's length (choose() then
+      // trims them off: nothing reads beyond a row's length, and the next step overwrites them).
+      this.kv = this.layout.next(kv, output.kv, slots.map((slot) => slot.length), seq, true);
+      slots.forEach((slot, i) => {
+        slot.length++;
+        slot.logits = output.logits.slice(i * seq, (i + 1) * seq);
+        slot.drafts = drafts;
+      });
       for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;
     } catch (error) {
       // The batch's state is unknown now: fail the requests in it and start clean.
@@ -323,6 +345,16 @@ export class BatchScheduler {
       this.slots = [];
       this.kv = null;
     }
+  }
+
+  /** Draft tokens for this step: only for a row alone whose request asks for them, at most as many
+   * as it may still generate after the step's own token. */
+  private draftsFor(slots: Slot[]): number[] {
+    if (!this.promptLookup || slots.length !== 1) return [];
+    const { job, sequence } = slots[0];
+    const { promptIds, maxNewTokens, eosTokenId, sampling } = job.spec;
+    const count = Math.min(sampling.prompt_lookup_num_tokens, maxNewTokens - sequence.tokenIds.length - 1);
+    return count > 0 ? lookupDrafts([...promptIds, ...sequence.tokenIds], count, eosTokenId) : [];
   }
 
   private settle(job: Job): void {
@@ -343,6 +375,22 @@ export class BatchScheduler {
     job.failed = true;
     job.outcome = { error };
   }
+}
+
+/**
+ * The sequence chooses from each position the step verified, in order, for as long as its choice
+ * is the draft fed after that position (Hugging Face's rule, greedy or sampled: a draft is kept
+ * only when it is the token the sequence would have chosen anyway). Returns how many drafts were
+ * kept; the choice at the first disagreement (or after the last draft) is the row's next token.
+ */
+function acceptDrafts(slot: Slot): number {
+  let accepted = 0;
+  for (const logits of slot.logits) {
+    slot.sequence.advance(logits);
+    if (slot.sequence.finished || accepted === slot.drafts.length || slot.sequence.lastToken !== slot.drafts[accepted]) break;
+    accepted++;
+  }
+  return accepted;
 }
 
 /** Positions a job's rows can reach: prompt plus every token it may generate. */

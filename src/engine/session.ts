@@ -19,6 +19,9 @@ export class ModelSession {
   private readonly takesUseCacheBranch: boolean;
   private readonly takesPositionIds: boolean;
   private readonly fetches: string[];
+  /** The head's output holds every position of a step, not only the last (outputMetadata: its
+   * sequence dimension is symbolic): steps can verify several draft tokens at once. */
+  readonly returnsEveryPosition: boolean;
 
   constructor(
     readonly manifest: ModelManifest,
@@ -32,6 +35,8 @@ export class ModelSession {
     this.headDim = arch.n_embd / arch.n_head;
     this.takesUseCacheBranch = session.inputNames.includes("use_cache_branch");
     this.takesPositionIds = session.inputNames.includes("position_ids");
+    const headOutput = session.outputMetadata?.find((m) => m.name === head.outputName);
+    this.returnsEveryPosition = headOutput?.isTensor === true && typeof headOutput.shape[1] === "string";
     this.fetches = [head.outputName];
     for (let layer = 0; layer < this.layers; layer++) this.fetches.push(layout.outputName(layer, "key"), layout.outputName(layer, "value"));
   }
@@ -93,7 +98,7 @@ export class ModelSession {
     });
     // Views, not copies: the scheduler consumes every row within the step (copying each 200 KB row
     // cost more per row than choosing its token).
-    const logits = this.head.lastLogits(outputs[this.head.outputName], batch);
+    const logits = this.head.lastLogits(outputs[this.head.outputName], batch, input.logitPositions ?? 1);
     return { logits, kv: { positions: outputs[this.fetches[1]].dims[2], tensors } };
   }
 }

@@ -9,6 +9,7 @@ import { BENCH_DIR, ensureBenchModel, FULL_SHAPES, QUICK_SHAPES } from "./bench/
 import { FULL_PLAN, QUICK_PLAN } from "./bench/plan.js";
 import { batchTable, benchmarksMarkdown, cacheTable, machineDescription, memoryTable, speedTable } from "./bench/report.js";
 import { benchModel, type ModelResult } from "./bench/run.js";
+import { lookupResults, lookupTable } from "./bench/lookup.js";
 import { benchTokenizer, tokenizerMarkdown, tokenizerTable } from "./bench/tokenizer.js";
 import { isolateTable } from "./bench/isolate-report.js";
 import { benchIsolate, type IsolateResult } from "./bench/isolate-phases.js";
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     return;
   }
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...isolateTable(isolates), "", ...batchTable(results), "", ...cacheTable(results), "", ...tokenizerTable(tokenizer)].join("\n"));
+  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...isolateTable(isolates), "", ...batchTable(results), "", ...cacheTable(results), "", ...lookupTable(lookupResults(results)), "", ...tokenizerTable(tokenizer)].join("\n"));
   if (values.write) {
     if (values.quick) throw new Error("--write records a full run; drop --quick");
     const path = resolve(import.meta.dirname, "../BENCHMARKS.md");

@@ -12,6 +12,7 @@ import { loadPlain } from "./plain-load.js";
 import { plainGreedy, type OrtPackage, type PlainLoopModel } from "./plain-loop.js";
 import { benchPrompt, type EngineResult, type SpeedPlan } from "./plan.js";
 import { interleavedSpeed, type EngineRunner } from "./interleave.js";
+import { benchLookup, type LookupResult } from "./lookup.js";
 import { startBenchWorker, type BenchWorker } from "./workerd.js";
 import { benchIsolate, type IsolateResult } from "./isolate-phases.js";
 
@@ -55,6 +56,7 @@ export interface ModelResult {
   isolate: IsolateResult;
   cache: CacheResult;
   batch: BatchResult;
+  lookup: LookupResult[];
 }
 
 interface Generation {
@@ -117,7 +119,9 @@ export async function benchModel(folder: string, weightBytes: number, plan: Spee
       batchedTokensPerSecond: (await batched(plan.batchRows)).tokensPerSecond,
     };
     const cache = await worker.call<CacheResult>("/cache", { model: folder, promptTokens: plan.prefixTokens });
-    return { ...speed, memory, isolate, cache, batch };
+    log(`${folder}: prompt lookup…`);
+    const lookup = await benchLookup(worker, folder, plan.lookupTokens, plan.reps);
+    return { ...speed, memory, isolate, cache, batch, lookup };
   } finally {
     child?.close();
     for (const session of sessions) await session.release();

@@ -59,6 +59,9 @@ interface BenchRequest {
   /** /generate: prompt length in tokens and tokens to generate. */
   promptTokens?: number;
   newTokens?: number;
+  /** /lookup: a prompt's text and prompt_lookup_num_tokens (0 = off). */
+  prompt?: string;
+  lookupTokens?: number;
   /** /batch: how many requests to run at once. */
   rows?: number;
   /** /mixed: how many requests, and how many in flight at once. */
@@ -85,6 +88,7 @@ export default {
       return Response.json({ loadMs: performance.now() - started, wasmBytes: wasmBytes() });
     }
     if (path === "/generate") return Response.json(await timedGeneration(env, body.promptTokens!, body.newTokens!));
+    if (path === "/lookup") return Response.json(await lookupGeneration(env, body.prompt!, body.newTokens!, body.lookupTokens!));
     if (path === "/batch") return Response.json(await batchedGeneration(env, body.rows!, body.newTokens!));
     if (path === "/cache") return Response.json(await cacheBench(body.origin, body.model, body.promptTokens!));
     if (path === "/mixed") return Response.json(await mixedRequests(env, body.requests!, body.concurrency!));
@@ -114,6 +118,17 @@ async function timedGeneration(env: Record<string, unknown>, promptTokens: numbe
   if (outcome.plan.promptIds.length !== promptTokens) throw new Error(`prompt has ${outcome.plan.promptIds.length} tokens, expected ${promptTokens}`);
   const stepMs = tokenAt.slice(1).map((t, i) => t - tokenAt[i]);
   return { ttftMs: tokenAt[0] - started, prefillMs: outcome.timings.prefill_ms, stepMs, wasmBytes: wasmBytes() };
+}
+
+/**
+ * Greedy generation of exactly `newTokens` from `prompt` with prompt_lookup_num_tokens = lookupTokens:
+ * decode tokens/s from the first token to the last (prefill excluded), and the forward steps taken.
+ */
+async function lookupGeneration(env: Record<string, unknown>, prompt: string, newTokens: number, lookupTokens: number) {
+  const request = { prompt, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false, prompt_lookup_num_tokens: lookupTokens } as GenerateRequest;
+  const tokenAt: number[] = [];
+  const outcome = await runGeneration(env, request, { listener: { token: () => void tokenAt.push(performance.now()), finish: () => undefined } });
+  return { decodeMs: tokenAt[tokenAt.length - 1] - tokenAt[0], tokens: tokenAt.length, steps: outcome.timings.decode_steps };
 }
 
 /**

@@ -41,9 +41,11 @@ export interface StepKv {
 }
 
 export interface ForwardOutput {
-  /** Logits of each row's last position, vocab-sized — or, with `logitPositions` = k, of each row's
-   * last k positions: row-major [batch][k], oldest position first. */
+  /** Logits of each row's last position, vocab-sized (empty when `logitPositions` > 1). */
   logits: Float32Array[];
+  /** With `logitPositions` = k > 1: the logits of row `row`'s position `i` among its last k (0 =
+   * the oldest), computed when first asked — a step verifying drafts mostly needs only the first few. */
+  positionLogits?: (row: number, i: number) => Float32Array;
   kv: StepKv;
 }
 

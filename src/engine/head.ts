@@ -19,9 +19,10 @@ export interface TokenHead {
   readonly outputName: string;
   /** Row-major ids [batch, seq] as that input. */
   feed(ids: number[], batch: number, seq: number): ort.Tensor;
-  /** Each row's logits of its last `positions` positions from that output, row-major [batch][positions]
-   * (views into one array, consumed per step). */
-  lastLogits(output: ort.Tensor, batch: number, positions: number): Float32Array[];
+  /** Each row's last-position logits from that output (views into one array, consumed per step). */
+  lastLogits(output: ort.Tensor, batch: number): Float32Array[];
+  /** Logits of row `row`'s position `i` among its last `positions` (0 = oldest), on demand. */
+  positionLogits(output: ort.Tensor, batch: number, positions: number): (row: number, i: number) => Float32Array;
   /** WebAssembly memory the head holds besides onnxruntime's (the kernel's table), for the memory budget. */
   readonly memoryBytes: number;
 }
@@ -42,9 +43,14 @@ class GraphHead implements TokenHead {
     return new ort.Tensor("int64", BigInt64Array.from(ids, (v) => BigInt(v)), [batch, seq]);
   }
 
-  lastLogits(output: ort.Tensor, batch: number, positions: number): Float32Array[] {
+  lastLogits(output: ort.Tensor, batch: number): Float32Array[] {
     // [batch, seq, vocab] or, for graphs that skip the LM head elsewhere, [batch, 1, vocab].
-    return lastRows(output, batch, positions, this.vocab, "logits", "vocab_size");
+    return lastRows(output, batch, 1, this.vocab, "logits", "vocab_size");
+  }
+
+  positionLogits(output: ort.Tensor, batch: number, positions: number): (row: number, i: number) => Float32Array {
+    const rows = lastRows(output, batch, positions, this.vocab, "logits", "vocab_size"); // computed by the graph
+    return (row, i) => rows[row * positions + i];
   }
 }
 
@@ -61,12 +67,30 @@ class KernelHead implements TokenHead {
     return new ort.Tensor("float32", this.kernel.embed(ids), [batch, seq, this.kernel.hidden]);
   }
 
-  lastLogits(output: ort.Tensor, batch: number, positions: number): Float32Array[] {
-    const rows = lastRows(output, batch, positions, this.kernel.hidden, "hidden_states", "n_embd");
+  lastLogits(output: ort.Tensor, batch: number): Float32Array[] {
+    const rows = lastRows(output, batch, 1, this.kernel.hidden, "hidden_states", "n_embd");
     // Rows are contiguous already when they are all the graph returned (or a single row).
-    const all = this.kernel.logits(rows.length === 1 ? rows[0] : output.dims[1] === positions ? (output.data as Float32Array) : concat(rows));
+    const all = this.kernel.logits(rows.length === 1 ? rows[0] : output.dims[1] === 1 ? (output.data as Float32Array) : concat(rows));
     const vocab = this.kernel.vocab;
     return rows.map((_, row) => all.subarray(row * vocab, (row + 1) * vocab));
+  }
+
+  positionLogits(output: ort.Tensor, batch: number, positions: number): (row: number, i: number) => Float32Array {
+    const { hidden, vocab } = this.kernel;
+    const rows = lastRows(output, batch, positions, hidden, "hidden_states", "n_embd");
+    const done = new Map<number, Float32Array>();
+    return (row, i) => {
+      const index = row * positions + i;
+      let logits = done.get(index);
+      if (!logits) {
+        // With the next position: two rows cost about one pass over the table, as one row does.
+        const count = i + 1 < positions ? 2 : 1;
+        const all = this.kernel.logits(new Float32Array(rows[index].buffer, rows[index].byteOffset, count * hidden));
+        for (let k = 0; k < count; k++) done.set(index + k, all.subarray(k * vocab, (k + 1) * vocab));
+        logits = done.get(index)!;
+      }
+      return logits;
+    };
   }
 }
 

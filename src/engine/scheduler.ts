@@ -83,8 +83,8 @@ interface Slot {
   /** Positions of this row's keys/values that hold data; the rest of the batch length is padding. */
   length: number;
   /** Logits the sequence has not chosen from yet: one position, or one per token fed by a step
-   * that verified drafts (its last token, then each draft). */
-  logits: Float32Array[];
+   * that verified drafts (its last token, then each draft), computed as they are read. */
+  logits: { count: number; at(i: number): Float32Array } | null;
   /** The draft tokens that step fed after the row's last token. */
   drafts: number[];
 }
@@ -240,7 +240,7 @@ export class BatchScheduler {
       const rows = repeatRows(prefill.present, job.sequences.length);
       this.kv = this.kv === null ? rows : this.layout.stack(this.kv, rows);
       job.sequences.forEach((sequence, i) => {
-        this.slots.push({ job, sequence, length: rows.length, logits: [i === 0 ? prefill.logits : prefill.logits.slice()], drafts: [] });
+        this.slots.push({ job, sequence, length: rows.length, logits: only(i === 0 ? prefill.logits : prefill.logits.slice()), drafts: [] });
       });
     }
   }
@@ -283,14 +283,14 @@ export class BatchScheduler {
   /** Every row picks its next token; finished rows and failed requests leave the batch. */
   private choose(): void {
     for (const slot of this.slots) {
-      if (slot.logits.length === 0 || slot.job.failed) continue;
+      if (!slot.logits || slot.job.failed) continue;
       try {
         // Each fed draft the sequence itself chooses is kept: its keys/values are already cached.
         slot.length += acceptDrafts(slot);
       } catch (error) {
         this.fail(slot.job, error); // only this request: the batch itself is fine
       }
-      slot.logits = [];
+      slot.logits = null;
       slot.drafts = [];
     }
     for (const job of new Set(this.slots.map((slot) => slot.job))) {
@@ -335,7 +335,8 @@ export class BatchScheduler {
       this.kv = this.layout.next(kv, output.kv, slots.map((slot) => slot.length), seq, true);
       slots.forEach((slot, i) => {
         slot.length++;
-        slot.logits = output.logits.slice(i * seq, (i + 1) * seq);
+        const positionLogits = output.positionLogits;
+        slot.logits = seq > 1 && positionLogits ? { count: seq, at: (p) => positionLogits(i, p) } : only(output.logits[i]);
         slot.drafts = drafts;
       });
       for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;
@@ -385,13 +386,15 @@ export class BatchScheduler {
  */
 function acceptDrafts(slot: Slot): number {
   let accepted = 0;
-  for (const logits of slot.logits) {
-    slot.sequence.advance(logits);
+  for (let i = 0; i < slot.logits!.count; i++) {
+    slot.sequence.advance(slot.logits!.at(i));
     if (slot.sequence.finished || accepted === slot.drafts.length || slot.sequence.lastToken !== slot.drafts[accepted]) break;
     accepted++;
   }
   return accepted;
 }
+
+const only = (logits: Float32Array) => ({ count: 1, at: () => logits });
 
 /** Positions a job's rows can reach: prompt plus every token it may generate. */
 const reach = (spec: GenerationJob) => spec.promptIds.length + spec.maxNewTokens;

@@ -96,9 +96,12 @@ export class ModelSession {
       }
       return outputs[name].data as Float32Array;
     });
+    const kv = { positions: outputs[this.fetches[1]].dims[2], tensors };
+    const head = outputs[this.head.outputName];
+    const positions = input.logitPositions ?? 1;
+    if (positions > 1) return { logits: [], positionLogits: this.head.positionLogits(head, batch, positions), kv };
     // Views, not copies: the scheduler consumes every row within the step (copying each 200 KB row
     // cost more per row than choosing its token).
-    const logits = this.head.lastLogits(outputs[this.head.outputName], batch, input.logitPositions ?? 1);
-    return { logits, kv: { positions: outputs[this.fetches[1]].dims[2], tensors } };
+    return { logits: this.head.lastLogits(head, batch), kv };
   }
 }

@@ -103,8 +103,8 @@ export function fakeModel(options: FakeModelOptions = {}): FakeModel {
     // Each row's last `logitPositions` positions, oldest first (a step verifying draft tokens).
     const positions = input.logitPositions ?? 1;
     const next = options.logits ?? ((h: number[]) => referenceLogits(h, options.eosBias));
-    const logits = histories.flatMap((h) => Array.from({ length: positions }, (_, i) => next(h.slice(0, h.length - positions + 1 + i))));
-    return { logits, kv };
+    if (positions > 1) return { logits: [], positionLogits: (row, i) => next(histories[row].slice(0, histories[row].length - positions + 1 + i)), kv };
+    return { logits: histories.map((h) => next(h)), kv };
   };
   return { forward, calls, layout: kvLayoutFor(fakeManifest(options.padding ?? "left")) };
 }

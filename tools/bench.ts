@@ -10,6 +10,8 @@ import { BENCH_DIR, ensureBenchModel, FULL_SHAPES, QUICK_SHAPES } from "./bench/
 import { FULL_PLAN, QUICK_PLAN } from "./bench/plan.js";
 import { batchTable, benchmarksMarkdown, cacheTable, machineDescription, memoryTable, speedTable } from "./bench/report.js";
 import { benchModel, type ModelResult } from "./bench/run.js";
+import { lookupResults, lookupTable } from "./bench/lookup.js";
+import { benchKernelBlocks, kernelBlocksTable } from "./bench/kernel-blocks.js";
 import { benchTokenizer, tokenizerMarkdown, tokenizerTable } from "./bench/tokenizer.js";
 import { isolateTable } from "./bench/isolate-report.js";
 import { benchIsolate, type IsolateResult } from "./bench/isolate-phases.js";
@@ -54,13 +56,15 @@ async function main(): Promise<void> {
     console.log(["", ...isolateTable(isolates)].join("\n"));
     return;
   }
+  log("the int8 kernel on the blocks' matmuls vs onnxruntime-web (Node, bounds checks)…");
+  const blocks = kernelBlocksTable(await benchKernelBlocks(values.quick ? 3 : 9), results);
   const shardedLines = await sharded();
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
-  console.log(["", ...speedTable(results, plan), "", ...memoryTable(results), "", ...isolateTable(isolates), "", ...batchTable(results), "", ...cacheTable(results), "", ...tokenizerTable(tokenizer), "", ...shardedLines].join("\n"));
+  console.log(["", ...speedTable(results, plan), "", ...blocks, "", ...memoryTable(results), "", ...isolateTable(isolates), "", ...batchTable(results), "", ...cacheTable(results), "", ...lookupTable(lookupResults(results)), "", ...tokenizerTable(tokenizer), "", ...shardedLines].join("\n"));
   if (values.write) {
     if (values.quick) throw new Error("--write records a full run; drop --quick");
     const path = resolve(import.meta.dirname, "../BENCHMARKS.md");
-    await writeFile(path, `${benchmarksMarkdown(results, plan, startedAt, seconds)}\n${tokenizerMarkdown(tokenizer)}`);
+    await writeFile(path, `${benchmarksMarkdown(results, plan, startedAt, seconds, blocks)}\n${tokenizerMarkdown(tokenizer)}`);
     log(`wrote ${path}`);
   }
 }

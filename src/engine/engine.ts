@@ -109,7 +109,8 @@ export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?
   }
   const prefixCacheBytes = budget ? budget.prefixCacheBytes : limits.prefixCacheBytes;
   const prefixCache = prefixCacheBytes > 0 ? new PrefixCache(prefixCacheBytes) : null;
-  const scheduler = new BatchScheduler(session.forward, layout, { ...limits, budget }, { prefixCache });
+  const promptLookup = session.returnsEveryPosition && layout.name === "right-padded-append";
+  const scheduler = new BatchScheduler(session.forward, layout, { ...limits, budget }, { prefixCache, promptLookup });
   return {
     manifest,
     kvBudget: budget,

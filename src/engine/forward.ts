@@ -37,6 +37,9 @@ export interface ForwardInput {
   /** Row-major [batch, seq]. */
   positionIds: number[];
   past: KvCache | null;
+  /** Logits wanted for each row's last this-many positions (default 1); more than 1 only where the
+   * graph returns every position (ModelSession.returnsEveryPosition): prompt-lookup verification. */
+  logitPositions?: number;
 }
 
 /**
@@ -52,8 +55,11 @@ export interface StepKv {
 }
 
 export interface ForwardOutput {
-  /** Logits of each row's last position, vocab-sized. */
+  /** Logits of each row's last position, vocab-sized (empty when `logitPositions` > 1). */
   logits: Float32Array[];
+  /** With `logitPositions` = k > 1: the logits of row `row`'s position `i` among its last k (0 =
+   * the oldest), computed when first asked — a step verifying drafts mostly needs only the first few. */
+  positionLogits?: (row: number, i: number) => Float32Array;
   kv: StepKv;
 }
 

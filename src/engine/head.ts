@@ -5,7 +5,7 @@
 //             tied embedding / LM head runs in our WebAssembly SIMD kernel (./lm-head), which keeps
 //             the one copy of the table and gives the in-graph int8 numbers bit for bit, without
 //             onnxruntime's per-run weight repacking (about half of a decode step at GPT-2 size).
-// ModelSession only asks its head for the token feed and the last position's logits.
+// ModelSession only asks its head for the token feed and the last positions' logits.
 import type { ManifestFile, ModelManifest } from "../model/manifest";
 import type { ModelFiles } from "../model/source";
 import { verifyStream } from "../model/verify";
@@ -22,6 +22,8 @@ export interface TokenHead {
   /** Each row's last-position logits from that output: views into one array, which the next
    * forward may overwrite (a caller keeping them past that copies them). */
   lastLogits(output: ort.Tensor, batch: number): Float32Array[];
+  /** Logits of row `row`'s position `i` among its last `positions` (0 = oldest), on demand. */
+  positionLogits(output: ort.Tensor, batch: number, positions: number): (row: number, i: number) => Float32Array;
   /** WebAssembly memory the head holds besides onnxruntime's (the kernel's table), for the memory budget. */
   readonly memoryBytes: number;
 }
@@ -44,7 +46,12 @@ class GraphHead implements TokenHead {
 
   lastLogits(output: ort.Tensor, batch: number): Float32Array[] {
     // [batch, seq, vocab] or, for graphs that skip the LM head elsewhere, [batch, 1, vocab].
-    return lastRows(output, batch, this.vocab, "logits", "vocab_size");
+    return lastRows(output, batch, 1, this.vocab, "logits", "vocab_size");
+  }
+
+  positionLogits(output: ort.Tensor, batch: number, positions: number): (row: number, i: number) => Float32Array {
+    const rows = lastRows(output, batch, positions, this.vocab, "logits", "vocab_size"); // computed by the graph
+    return (row, i) => rows[row * positions + i];
   }
 }
 
@@ -65,25 +72,45 @@ class KernelHead implements TokenHead {
   }
 
   lastLogits(output: ort.Tensor, batch: number): Float32Array[] {
-    const rows = lastRows(output, batch, this.kernel.hidden, "hidden_states", "n_embd");
-    // Rows are contiguous already when the graph returns only the last position (the default).
+    const rows = lastRows(output, batch, 1, this.kernel.hidden, "hidden_states", "n_embd");
+    // Rows are contiguous already when they are all the graph returned (or a single row).
     const vocab = this.kernel.vocab;
     if (this.out.length < rows.length * vocab) this.out = new Float32Array(rows.length * vocab);
     const input = rows.length === 1 ? rows[0] : output.dims[1] === 1 ? (output.data as Float32Array) : concat(rows);
     const all = this.kernel.logits(input, this.out.subarray(0, rows.length * vocab));
     return rows.map((_, row) => all.subarray(row * vocab, (row + 1) * vocab));
   }
+
+  positionLogits(output: ort.Tensor, batch: number, positions: number): (row: number, i: number) => Float32Array {
+    const { hidden, vocab } = this.kernel;
+    const rows = lastRows(output, batch, positions, hidden, "hidden_states", "n_embd");
+    const done = new Map<number, Float32Array>();
+    return (row, i) => {
+      const index = row * positions + i;
+      let logits = done.get(index);
+      if (!logits) {
+        // With the next position: two rows cost about one pass over the table, as one row does.
+        const count = i + 1 < positions ? 2 : 1;
+        const all = this.kernel.logits(new Float32Array(rows[index].buffer, rows[index].byteOffset, count * hidden));
+        for (let k = 0; k < count; k++) done.set(index + k, all.subarray(k * vocab, (k + 1) * vocab));
+        logits = done.get(index)!;
+      }
+      return logits;
+    };
+  }
 }
 
-/** Views of each row's last position in a [batch, positions, width] output. */
-function lastRows(output: ort.Tensor, batch: number, width: number, name: string, field: string): Float32Array[] {
+/** Views of each row's last `last` positions in a [batch, positions, width] output, row-major. */
+function lastRows(output: ort.Tensor, batch: number, last: number, width: number, name: string, field: string): Float32Array[] {
   const data = output.data as Float32Array;
   const positions = output.dims[1];
   if (output.dims.length !== 3 || output.dims[0] !== batch || output.dims[2] !== width) {
     throw new Error(`${name} is [${output.dims.join(", ")}], manifest says [${batch}, positions, ${width}] (${field} ${width})`);
   }
-  return Array.from({ length: batch }, (_, row) => {
-    const start = ((row + 1) * positions - 1) * width;
+  if (last > positions) throw new Error(`${name} holds ${positions} positions per row, ${last} were asked for`);
+  return Array.from({ length: batch * last }, (_, i) => {
+    const row = Math.floor(i / last);
+    const start = ((row + 1) * positions - last + (i % last)) * width;
     return data.subarray(start, start + width);
   });
 }

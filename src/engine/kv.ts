@@ -104,7 +104,9 @@ export function keepFirst(kv: KvCache, length: number): KvCache {
 
 /**
  * Right padding no row needs any more, dropped without copying: the positions stay as headroom.
- * Only for a batch's own cache (rows never write past their own length, so the headroom is zeros).
+ * Only for a batch's own cache. The headroom may hold rejected prompt-lookup drafts' keys/values:
+ * nothing reads past a row's length (stacking copies used positions only), and the next step
+ * writes over them.
  */
 export function shrinkRight(kv: KvCache, length: number): KvCache {
   return length >= kv.length ? kv : { ...kv, length, capacity: capacityOf(kv) };

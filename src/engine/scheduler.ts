@@ -4,12 +4,16 @@
 // step serves every sequence. Finished rows leave at once; padding no row needs is trimmed away.
 // How rows are padded is the model's KvLayout; on the right-padded-append layout a row's numbers
 // are exactly those of the same request alone, on left-padded graphs they can differ in the last bits.
+// A row alone in the batch whose request asks for prompt lookup feeds draft tokens after its last
+// token, and keeps those the model agrees with (prompt-lookup.ts; only alone, as Hugging Face's
+// assisted decoding only runs with batch size 1: rows of one step would accept different counts).
 import { StepTimer, stepsUntilStart } from "./admission";
 import { checkFits, withHeadroom, type KvBudget } from "./kv-budget";
 import type { Forward, KvCache } from "./forward";
 import { repeatRows, selectRows } from "./kv";
 import type { KvLayout } from "./kv-layout";
 import type { PrefixCache } from "./prefix-cache";
+import { lookupDrafts } from "./prompt-lookup";
 import { Sequence, type SequenceResult, type SequenceSpec } from "./sequence";
 import { batchInterrupt, type Budget } from "./stopping";
 
@@ -48,6 +52,9 @@ export interface SchedulerOptions {
   prefixCache?: PrefixCache | null;
   /** Named rows (a sharded model's, KvCache.rows) that left the batch: their keys/values can go. */
   rowsLeft?: (ids: string[]) => void;
+  /** The model returns logits for several positions per step and its cache can drop rejected
+   * positions (right-padded-append): requests' prompt_lookup_num_tokens takes effect. */
+  promptLookup?: boolean;
 }
 
 /** The request cannot get a batch slot (queue full, or no time left to start): retry later. */
@@ -77,8 +84,11 @@ interface Slot {
   sequence: Sequence;
   /** Positions of this row's keys/values that hold data; the rest of the batch length is padding. */
   length: number;
-  /** Logits the sequence has not chosen from yet. */
-  logits: Float32Array | null;
+  /** Logits the sequence has not chosen from yet: one position, or one per token fed by a step
+   * that verified drafts (its last token, then each draft), computed as they are read. */
+  logits: { count: number; at(i: number): Float32Array } | null;
+  /** The draft tokens that step fed after the row's last token. */
+  drafts: number[];
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -93,6 +103,7 @@ export class BatchScheduler {
   private readonly pause: () => Promise<void>;
   private readonly prefixCache: PrefixCache | null;
   private readonly rowsLeft: (ids: string[]) => void;
+  private readonly promptLookup: boolean;
   private readonly stepTimer = new StepTimer();
   /** When the running batch's previous step started (null: the batch was empty). workerd's clock
    * only moves across I/O, so a step is timed start to start, pauses and newcomers' prefills included. */
@@ -107,6 +118,7 @@ export class BatchScheduler {
     this.pause = options.pause ?? yieldToEventLoop;
     this.prefixCache = options.prefixCache ?? null;
     this.rowsLeft = options.rowsLeft ?? (() => undefined);
+    this.promptLookup = options.promptLookup ?? false;
   }
 
   /** Resolves once no request is running or waiting (the engine is released only then). */
@@ -221,7 +233,7 @@ export class BatchScheduler {
     while (this.waiting.length > 0 && this.hasRoomFor(this.waiting[0].spec)) {
       const job = this.waiting.shift()!;
       // The running rows' logits are views a prefill's forward overwrites (TokenHead.lastLogits).
-      if (!kept) for (const slot of this.slots) if (slot.logits) slot.logits = slot.logits.slice();
+      if (!kept) for (const slot of this.slots) if (slot.logits?.count === 1) slot.logits = only(slot.logits.at(0).slice());
       kept = true;
       const { budget } = job.spec;
       job.prefillStart = budget.now();
@@ -238,7 +250,7 @@ export class BatchScheduler {
       const rows = repeatRows(prefill.present, job.sequences.length);
       this.setKv(this.kv === null ? rows : this.layout.stack(this.kv, rows), this.kv !== null || rows !== prefill.present);
       job.sequences.forEach((sequence, i) => {
-        this.slots.push({ job, sequence, length: rows.length, logits: i === 0 ? prefill.logits : prefill.logits.slice() });
+        this.slots.push({ job, sequence, length: rows.length, logits: only(i === 0 ? prefill.logits : prefill.logits.slice()), drafts: [] });
       });
     }
   }
@@ -284,11 +296,13 @@ export class BatchScheduler {
     for (const slot of this.slots) {
       if (!slot.logits || slot.job.failed) continue;
       try {
-        slot.sequence.advance(slot.logits);
+        // Each fed draft the sequence itself chooses is kept: its keys/values are already cached.
+        slot.length += acceptDrafts(slot);
       } catch (error) {
         this.fail(slot.job, error); // only this request: the batch itself is fine
       }
       slot.logits = null;
+      slot.drafts = [];
     }
     for (const job of new Set(this.slots.map((slot) => slot.job))) {
       const interrupt = batchInterrupt(job.spec.budget);
@@ -308,31 +322,40 @@ export class BatchScheduler {
     if (this.kv && longest < this.kv.length) this.setKv(this.layout.trim(this.kv, longest), true);
   }
 
-  /** One token for every running row, in one forward pass. */
+  /** One token for every running row (a row alone: its drafts too), in one forward pass. */
   private async step(): Promise<void> {
     const kv = this.kv!;
     const slots = this.slots;
+    const drafts = this.draftsFor(slots);
+    const seq = 1 + drafts.length;
     const attentionMask: number[] = [];
-    for (const slot of slots) this.layout.pushMask(attentionMask, slot.length, kv.length, 1);
+    for (const slot of slots) this.layout.pushMask(attentionMask, slot.length, kv.length, seq);
     const started = Date.now();
     if (this.lastStepAt !== null) this.stepTimer.record(started - this.lastStepAt);
     this.lastStepAt = started;
     try {
       const output = await this.forward({
         batch: slots.length,
-        seq: 1,
-        inputIds: slots.map((slot) => slot.sequence.lastToken),
+        seq,
+        inputIds: slots.flatMap((slot) => [slot.sequence.lastToken, ...drafts]),
         attentionMask,
-        positionIds: slots.map((slot) => slot.length),
+        positionIds: slots.flatMap((slot) => Array.from({ length: seq }, (_, i) => slot.length + i)),
         past: kv,
+        ...(seq > 1 ? { logitPositions: seq } : {}),
       });
+      // Drafts' positions are written too; those rejected lie past the row's length (choose() then
+      // trims them off: nothing reads beyond a row's length, and the next step overwrites them).
       // Grown once to what its rows can reach (the byte budget admitted that much): growing in
       // steps left every outgrown cache as old-generation garbage (measured: 10 MiB over 81 tokens).
       const reserve = Math.max(...slots.map((slot) => reach(slot.job.spec)));
-      this.setKv(this.layout.next(kv, output.kv, slots.map((slot) => slot.length), 1, true, reserve), true);
+      this.setKv(this.layout.next(kv, output.kv, slots.map((slot) => slot.length), seq, true, reserve), true);
       detachExcept(output.kv.tensors, this.kv); // the step's new positions, once copied into the cache
-      for (const slot of slots) slot.length++;
-      output.logits.forEach((logits, i) => (slots[i].logits = logits));
+      slots.forEach((slot, i) => {
+        slot.length++;
+        const positionLogits = output.positionLogits;
+        slot.logits = seq > 1 && positionLogits ? { count: seq, at: (p) => positionLogits(i, p) } : only(output.logits[i]);
+        slot.drafts = drafts;
+      });
       for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;
     } catch (error) {
       // The batch's state is unknown now: fail the requests in it and start clean.
@@ -354,6 +377,16 @@ export class BatchScheduler {
     if (old && this.kvOwned) detachExcept(old.tensors, next);
     if (next === null || !old || next.tensors.some((t, i) => t !== old.tensors[i])) this.kvOwned = next !== null && nextOwned;
     this.kv = next;
+  }
+
+  /** Draft tokens for this step: only for a row alone whose request asks for them, at most as many
+   * as it may still generate after the step's own token. */
+  private draftsFor(slots: Slot[]): number[] {
+    if (!this.promptLookup || slots.length !== 1) return [];
+    const { job, sequence } = slots[0];
+    const { promptIds, maxNewTokens, eosTokenId, sampling } = job.spec;
+    const count = Math.min(sampling.prompt_lookup_num_tokens, maxNewTokens - sequence.tokenIds.length - 1);
+    return count > 0 ? lookupDrafts([...promptIds, ...sequence.tokenIds], count, eosTokenId) : [];
   }
 
   private settle(job: Job): void {
@@ -384,6 +417,24 @@ function detachExcept(arrays: Float32Array[], kept: KvCache | null): void {
     (t.buffer as unknown as { transfer(length: number): ArrayBuffer }).transfer(0);
   }
 }
+
+/**
+ * The sequence chooses from each position the step verified, in order, for as long as its choice
+ * is the draft fed after that position (Hugging Face's rule, greedy or sampled: a draft is kept
+ * only when it is the token the sequence would have chosen anyway). Returns how many drafts were
+ * kept; the choice at the first disagreement (or after the last draft) is the row's next token.
+ */
+function acceptDrafts(slot: Slot): number {
+  let accepted = 0;
+  for (let i = 0; i < slot.logits!.count; i++) {
+    slot.sequence.advance(slot.logits!.at(i));
+    if (slot.sequence.finished || accepted === slot.drafts.length || slot.sequence.lastToken !== slot.drafts[accepted]) break;
+    accepted++;
+  }
+  return accepted;
+}
+
+const only = (logits: Float32Array) => ({ count: 1, at: () => logits });
 
 /** Positions a job's rows can reach: prompt plus every token it may generate. */
 const reach = (spec: GenerationJob) => spec.promptIds.length + spec.maxNewTokens;

@@ -19,6 +19,9 @@ export class ModelSession {
   private readonly takesUseCacheBranch: boolean;
   private readonly takesPositionIds: boolean;
   private readonly fetches: string[];
+  /** The head's output holds every position of a step, not only the last (outputMetadata: its
+   * sequence dimension is symbolic): steps can verify several draft tokens at once. */
+  readonly returnsEveryPosition: boolean;
 
   constructor(
     readonly manifest: ModelManifest,
@@ -32,6 +35,8 @@ export class ModelSession {
     this.headDim = arch.n_embd / arch.n_head;
     this.takesUseCacheBranch = session.inputNames.includes("use_cache_branch");
     this.takesPositionIds = session.inputNames.includes("position_ids");
+    const headOutput = session.outputMetadata?.find((m) => m.name === head.outputName);
+    this.returnsEveryPosition = headOutput?.isTensor === true && typeof headOutput.shape[1] === "string";
     this.fetches = [head.outputName];
     for (let layer = 0; layer < this.layers; layer++) this.fetches.push(layout.outputName(layer, "key"), layout.outputName(layer, "value"));
   }
@@ -91,9 +96,12 @@ export class ModelSession {
       }
       return outputs[name].data as Float32Array;
     });
+    const kv = { positions: outputs[this.fetches[1]].dims[2], tensors };
+    const head = outputs[this.head.outputName];
+    const positions = input.logitPositions ?? 1;
+    if (positions > 1) return { logits: [], positionLogits: this.head.positionLogits(head, batch, positions), kv };
     // Views, not copies: the scheduler consumes every row within the step (copying each 200 KB row
     // cost more per row than choosing its token).
-    const logits = this.head.lastLogits(outputs[this.head.outputName], batch);
-    return { logits, kv: { positions: outputs[this.fetches[1]].dims[2], tensors } };
+    return { logits: this.head.lastLogits(head, batch), kv };
   }
 }

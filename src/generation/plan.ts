@@ -79,6 +79,7 @@ export function planGeneration(request: GenerateRequest, manifest: ModelManifest
     repetition_penalty: request.repetition_penalty ?? SAMPLING_DEFAULTS.repetition_penalty,
     no_repeat_ngram_size: request.no_repeat_ngram_size ?? SAMPLING_DEFAULTS.no_repeat_ngram_size,
     min_new_tokens: request.min_new_tokens ?? SAMPLING_DEFAULTS.min_new_tokens,
+    prompt_lookup_num_tokens: request.prompt_lookup_num_tokens ?? SAMPLING_DEFAULTS.prompt_lookup_num_tokens,
   };
   // The sampler's own ranges (callers other than the HTTP schema reach this too).
   const invalid = samplingSettingsError(sampling);

@@ -14,6 +14,8 @@ export interface GenerateRequest {
   top_p?: number;
   repetition_penalty?: number;
   no_repeat_ngram_size?: number;
+  /** Prompt-lookup decoding: draft tokens per step (0 = off); the output is the same either way. */
+  prompt_lookup_num_tokens?: number;
   num_return_sequences?: number;
   seed?: number;
   stop?: string[];

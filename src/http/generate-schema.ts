@@ -23,6 +23,9 @@ export function buildGenerateSchema(limits: Limits) {
       top_p: setting("top_p").optional(),
       repetition_penalty: setting("repetition_penalty").optional(),
       no_repeat_ngram_size: setting("no_repeat_ngram_size").optional().meta({ description: "An n-gram longer than the text bans nothing." }),
+      prompt_lookup_num_tokens: setting("prompt_lookup_num_tokens").optional().meta({
+        description: "Prompt-lookup decoding: up to this many draft tokens copied from earlier text, verified in one step. Faster on repetitive text; the tokens are the same. Only for a request decoding alone (one sequence, no other request batched with it).",
+      }),
       num_return_sequences: int("num_return_sequences", 1, limits.maxReturnSequences).optional(),
       seed: int("seed", 0, UINT32_MAX).optional(),
       stop: stopField(limits.maxStopStrings, limits.maxStopLength).optional(),

@@ -36,6 +36,8 @@ export interface FakeModelOptions {
   fail?: (input: ForwardInput) => boolean;
   /** Where shorter rows' padding sits: "left" (Optimum exports) or "right" (our graphs). */
   padding?: KvPadding;
+  /** Next-token logits after a history (default: referenceLogits with eosBias). */
+  logits?: (history: number[]) => Float32Array;
 }
 
 /** A manifest for the fake model's one-head, one-number-per-position "cache". */
@@ -98,14 +100,18 @@ export function fakeModel(options: FakeModelOptions = {}): FakeModel {
       }
       kv = { positions: total, tensors: [tensor, tensor.slice()] };
     }
-    return { logits: histories.map((h) => referenceLogits(h, options.eosBias)), kv };
+    // Each row's last `logitPositions` positions, oldest first (a step verifying draft tokens).
+    const positions = input.logitPositions ?? 1;
+    const next = options.logits ?? ((h: number[]) => referenceLogits(h, options.eosBias));
+    if (positions > 1) return { logits: [], positionLogits: (row, i) => next(histories[row].slice(0, histories[row].length - positions + 1 + i)), kv };
+    return { logits: histories.map((h) => next(h)), kv };
   };
   return { forward, calls, layout: kvLayoutFor(fakeManifest(options.padding ?? "left")) };
 }
 
 /** A scheduler over the fake model (or any forward with its layout). */
-export function fakeScheduler(model: FakeModel, limits = { maxBatchRows: 8, maxWaiting: 8 }, pause?: () => Promise<void>): BatchScheduler {
-  return new BatchScheduler(model.forward, model.layout, limits, { pause });
+export function fakeScheduler(model: FakeModel, limits = { maxBatchRows: 8, maxWaiting: 8 }, pause?: () => Promise<void>, promptLookup = false): BatchScheduler {
+  return new BatchScheduler(model.forward, model.layout, limits, { pause, promptLookup });
 }
 
 /** One request alone through a scheduler of its own (what generate() does for one request). */
@@ -114,13 +120,13 @@ export function generateWith(model: FakeModel, job: GenerationJob, pause?: () =>
 }
 
 /** What a sequence generates on the fake model with no cache and no batch: the reference output. */
-export function generateAlone(prompt: number[], sampling: SamplingSettings, seed: number, maxNew: number, eosBias = 0): number[] {
+export function generateAlone(prompt: number[], sampling: SamplingSettings, seed: number, maxNew: number, eosBias = 0, next = (h: number[]) => referenceLogits(h, eosBias)): number[] {
   const EOS = 50256;
   const chooser = createTokenChooser(sampling, { eosTokenIds: [EOS], promptIds: prompt, random: createRng(seed) });
   const history = [...prompt];
   const out: number[] = [];
   while (out.length < maxNew) {
-    const token = chooser.next(referenceLogits(history, eosBias));
+    const token = chooser.next(next(history));
     if (token === EOS) break;
     chooser.accept(token);
     history.push(token);

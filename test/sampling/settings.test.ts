@@ -21,6 +21,7 @@ describe("settings", () => {
       repetition_penalty: 1,
       no_repeat_ngram_size: 0,
       min_new_tokens: 0,
+      prompt_lookup_num_tokens: 0, // HF's None: no prompt lookup
     });
   });
 
@@ -49,6 +50,8 @@ describe("settings", () => {
     ["no_repeat_ngram_size", 2 ** 31],
     ["min_new_tokens", -1],
     ["min_new_tokens", Number.NaN],
+    ["prompt_lookup_num_tokens", 17],
+    ["prompt_lookup_num_tokens", 1.5],
   ] as const)("rejects %s = %s when sampling", (name, value) => {
     const problems = validateSamplingSettings(sampling({ [name]: value }));
     expect(problems).toHaveLength(1);

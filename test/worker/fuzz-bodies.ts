@@ -72,7 +72,7 @@ export function singlePiecePrompts(bytes: number): [string, string][] {
 
 export const GENERATE_FIELDS = [
   "prompt", "max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_k", "top_p",
-  "repetition_penalty", "no_repeat_ngram_size", "num_return_sequences", "seed", "stop", "presence_penalty",
+  "repetition_penalty", "no_repeat_ngram_size", "prompt_lookup_num_tokens", "num_return_sequences", "seed", "stop", "presence_penalty",
   "frequency_penalty", "logit_bias", "stream",
 ];
 export const COMPLETION_FIELDS = [

@@ -4,6 +4,7 @@
 // checks (`--disable-wasm-trap-handler`, what workerd does) and inside workerd itself.
 // Weights are random (quantized like the converter's, absmax clipping); speed does not depend on them.
 //   options: --reps N (default 15) · --blocks-only · --lm-head-only · --no-workerd
+//            · --json (the results as one JSON line at the end: `npm run bench` reads it)
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
@@ -96,8 +97,12 @@ async function main(): Promise<void> {
   if (!boundsChecked) console.warn("note: run with node --disable-wasm-trap-handler (npm run bench:lm-head) to check bounds as workerd does");
   const files = new Map(shapes.map((shape, i) => [shape.name, buildShape(shape, 1 + i)]));
   const lines = [...TABLE_HEADER];
+  const nodeResults: ShapeResult[] = [];
   for (const shape of shapes) {
-    for (const r of await measureInNode(shape, files.get(shape.name)!)) lines.push(formatResult(nodeLabel, r));
+    for (const r of await measureInNode(shape, files.get(shape.name)!)) {
+      nodeResults.push(r);
+      lines.push(formatResult(nodeLabel, r));
+    }
     console.log(lines.at(-1));
   }
   if (!args.includes("--no-workerd")) {
@@ -105,6 +110,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nint8 matmul, kernel vs onnxruntime-web ${ort.env.versions.web} (1 thread), ${reps} interleaved repetitions\n`);
   console.log(lines.join("\n"));
+  if (args.includes("--json")) console.log(JSON.stringify(nodeResults));
 }
 
 await main();

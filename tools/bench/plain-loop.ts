@@ -5,7 +5,6 @@
 // next token. No Node imports here: the bench Worker bundles this file (loading: plain-load.ts).
 import type { InferenceSession, Tensor } from "onnxruntime-common";
 import type { ModelManifest } from "../../src/model/manifest.js";
-import { benchPrompt, type EngineResult, type SpeedPlan } from "./plan.js";
 
 /** The parts of an onnxruntime package the loop needs (onnxruntime-web and -node both fit). */
 export interface OrtPackage {
@@ -59,19 +58,6 @@ export async function plainGreedy(
     times.push(clock() - started);
   }
   return times;
-}
-
-/** Runs the speed plan (prefill, TTFT, decode at each context) with the plain loop. */
-export async function measurePlain(ort: OrtPackage, model: PlainLoopModel, plan: SpeedPlan): Promise<EngineResult> {
-  const vocab = model.manifest.architecture.vocab_size;
-  await plainGreedy(ort, model, benchPrompt(8, vocab), 2); // warm-up: first-run allocations
-  const ttft = await plainGreedy(ort, model, benchPrompt(plan.prefillTokens, vocab), 1);
-  const decodeMs: Record<number, number> = {};
-  for (const context of plan.contexts) {
-    const steps = await plainGreedy(ort, model, benchPrompt(context, vocab), plan.decodeSteps + 1);
-    decodeMs[context] = median(steps.slice(1));
-  }
-  return { coldStartMs: model.coldStartMs, prefillMs: ttft[0], ttftMs: ttft[0], decodeMs };
 }
 
 /** Median: on shared cores a few steps are slowed by other work; the median ignores them. */

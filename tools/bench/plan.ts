@@ -7,6 +7,10 @@ export interface SpeedPlan {
   contexts: number[];
   /** Decode steps timed per context (every step after the prefill). */
   decodeSteps: number;
+  /** Interleaved repetitions of the whole speed plan (tools/bench/interleave.ts). */
+  reps: number;
+  /** Tokens generated per prompt-lookup measurement (tools/bench/lookup.ts). */
+  lookupTokens: number;
   /** Tokens generated after load for the memory figures. */
   memoryTokens: number;
   /** Length of the long prompt repeated and extended for the prefix-reuse figures. */
@@ -22,8 +26,8 @@ export interface SpeedPlan {
   mixedConcurrency: number;
 }
 
-export const FULL_PLAN: SpeedPlan = { prefillTokens: 128, contexts: [16, 128, 512], decodeSteps: 16, memoryTokens: 256, prefixTokens: 512, batchRows: 8, batchTokens: 32, isolateRows: 8, isolateTokens: 128, mixedRequests: 100, mixedConcurrency: 4 };
-export const QUICK_PLAN: SpeedPlan = { prefillTokens: 32, contexts: [16, 64], decodeSteps: 3, memoryTokens: 16, prefixTokens: 48, batchRows: 4, batchTokens: 8, isolateRows: 4, isolateTokens: 16, mixedRequests: 20, mixedConcurrency: 4 };
+export const FULL_PLAN: SpeedPlan = { prefillTokens: 128, contexts: [16, 128, 512], decodeSteps: 16, reps: 5, lookupTokens: 64, memoryTokens: 256, prefixTokens: 512, batchRows: 8, batchTokens: 32, isolateRows: 8, isolateTokens: 128, mixedRequests: 100, mixedConcurrency: 4 };
+export const QUICK_PLAN: SpeedPlan = { prefillTokens: 32, contexts: [16, 64], decodeSteps: 3, reps: 2, lookupTokens: 16, memoryTokens: 16, prefixTokens: 48, batchRows: 4, batchTokens: 8, isolateRows: 4, isolateTokens: 16, mixedRequests: 20, mixedConcurrency: 4 };
 
 /** Speed figures of one engine on one model; times in milliseconds. */
 export interface EngineResult {
@@ -32,6 +36,8 @@ export interface EngineResult {
   ttftMs: number;
   /** Median ms per decode step, keyed by context length. */
   decodeMs: Record<number, number>;
+  /** Each repetition's figure (TTFT; median decode step per context), in repetition order. */
+  runs?: { ttftMs: number[]; decodeMs: Record<number, number[]> };
 }
 
 /** A fixed, prompt-like token sequence (no special tokens) so every engine sees the same input. */

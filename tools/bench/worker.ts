@@ -4,9 +4,8 @@
 import app from "../../src/index";
 import type { ModelManifest } from "../../src/model/manifest";
 import { createSession, ort } from "../../src/engine/ort";
-import { measurePlain, plainGreedy, type OrtPackage, type PlainLoopModel } from "./plain-loop";
+import { plainGreedy, type OrtPackage, type PlainLoopModel } from "./plain-loop";
 import { benchPrompt } from "./plan";
-import type { SpeedPlan } from "./plan";
 import type { GenerateRequest } from "../../src/generation/request";
 import { startGeneration, type GenerationOutcome, type RunOptions } from "../../src/generation/service";
 import { deploymentFor } from "../../src/http/deployment";
@@ -65,6 +64,9 @@ interface BenchRequest {
   /** /generate: prompt length in tokens and tokens to generate. */
   promptTokens?: number;
   newTokens?: number;
+  /** /lookup: a prompt's text and prompt_lookup_num_tokens (0 = off). */
+  prompt?: string;
+  lookupTokens?: number;
   /** /batch: how many requests to run at once. */
   rows?: number;
   /** /mixed: how many requests, and how many in flight at once. */
@@ -74,8 +76,6 @@ interface BenchRequest {
   heapBytes?: number;
   /** …once the session exists instead (streamed load only). */
   growAfterLoad?: boolean;
-  /** /plain: the speed plan to run with the plain loop. */
-  plan?: SpeedPlan;
   /** The deployment's memory config (ISOLATE_MEMORY_BYTES default) instead of no byte budget. */
   deployed?: boolean;
 }
@@ -101,11 +101,13 @@ export default {
       return Response.json({ loadMs: performance.now() - started, wasmBytes: wasmBytes(), createPeakBytes, kvBudget: engine.kvBudget });
     }
     if (path === "/generate") return Response.json(await timedGeneration(env, body.promptTokens!, body.newTokens!));
+    if (path === "/lookup") return Response.json(await lookupGeneration(env, body.prompt!, body.newTokens!, body.lookupTokens!));
     if (path === "/batch") return Response.json(await batchedGeneration(env, body.rows!, body.newTokens!));
     if (path === "/cache") return Response.json(await cacheBench(body.origin, body.model, body.promptTokens!));
     if (path === "/mixed") return Response.json(await mixedRequests(env, body.requests!, body.concurrency!));
-    if (path === "/plain") return Response.json(await plainInWorkerd(body.origin, body.model, body.plan!));
+    if (path === "/plain-load") return Response.json({ coldStartMs: (await plainLoaded(body.origin, body.model)).coldStartMs });
     if (path === "/plain-steps") return Response.json(await plainSteps(body.origin, body.model, body.promptTokens!, body.newTokens!));
+    if (path === "/plain-release") return Response.json(await plainRelease(body.model));
     return new Response("not found", { status: 404 });
   },
 };
@@ -149,6 +151,17 @@ async function timedGeneration(env: Record<string, unknown>, promptTokens: numbe
   if (outcome.plan.promptIds.length !== promptTokens) throw new Error(`prompt has ${outcome.plan.promptIds.length} tokens, expected ${promptTokens}`);
   const stepMs = tokenAt.slice(1).map((t, i) => t - tokenAt[i]);
   return { ttftMs: tokenAt[0] - started, prefillMs: outcome.timings.prefill_ms, stepMs, wasmBytes: wasmBytes() };
+}
+
+/**
+ * Greedy generation of exactly `newTokens` from `prompt` with prompt_lookup_num_tokens = lookupTokens:
+ * decode tokens/s from the first token to the last (prefill excluded), and the forward steps taken.
+ */
+async function lookupGeneration(env: Record<string, unknown>, prompt: string, newTokens: number, lookupTokens: number) {
+  const request = { prompt, max_new_tokens: newTokens, min_new_tokens: newTokens, do_sample: false, prompt_lookup_num_tokens: lookupTokens } as GenerateRequest;
+  const tokenAt: number[] = [];
+  const outcome = await runGeneration(env, request, { listener: { token: () => void tokenAt.push(performance.now()), finish: () => undefined } });
+  return { decodeMs: tokenAt[tokenAt.length - 1] - tokenAt[0], tokens: tokenAt.length, steps: outcome.timings.decode_steps };
 }
 
 /**
@@ -217,24 +230,28 @@ async function cacheBench(origin: string, model: string, promptTokens: number) {
 
 /**
  * The plain onnxruntime-web loop inside workerd (same runtime as ours, same session options): the
- * fair yardstick for our serving overhead, since workerd runs WASM slower than Node does.
+ * fair yardstick for our serving overhead, since workerd runs WASM slower than Node does. Its
+ * session is kept between calls, so runs of ours and of the plain loop can alternate.
  */
-async function plainInWorkerd(origin: string, model: string, plan: SpeedPlan) {
-  const loaded = await plainSession(origin, model);
-  const result = await measurePlain(ort as unknown as OrtPackage, loaded, plan);
-  await loaded.session.release();
-  return result;
-}
-
-/** Kept between /plain-steps calls, so runs of ours and of the plain loop can alternate. */
 const plainSessions = new Map<string, Promise<PlainLoopModel>>();
+
+function plainLoaded(origin: string, model: string): Promise<PlainLoopModel> {
+  let loaded = plainSessions.get(model);
+  if (!loaded) plainSessions.set(model, (loaded = plainSession(origin, model)));
+  return loaded;
+}
 
 /** One plain-loop generation in workerd: per-step ms, step 0 being the prefill (TTFT). */
 async function plainSteps(origin: string, model: string, promptTokens: number, newTokens: number) {
-  let loaded = plainSessions.get(model);
-  if (!loaded) plainSessions.set(model, (loaded = plainSession(origin, model)));
-  const plain = await loaded;
+  const plain = await plainLoaded(origin, model);
   return { stepMs: await plainGreedy(ort as unknown as OrtPackage, plain, benchPrompt(promptTokens, plain.manifest.architecture.vocab_size), newTokens) };
+}
+
+async function plainRelease(model: string) {
+  const loaded = plainSessions.get(model);
+  plainSessions.delete(model);
+  if (loaded) await (await loaded).session.release();
+  return { released: Boolean(loaded) };
 }
 
 async function plainSession(origin: string, model: string): Promise<PlainLoopModel> {

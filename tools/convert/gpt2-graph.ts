@@ -58,8 +58,9 @@ export interface GraphOptions {
   /**
    * "graph" (default): the graph maps input_ids to logits, token embedding and tied LM head inside.
    * "external": the graph maps `inputs_embeds` [batch, seq, n_embd] (the token embeddings; the
-   * position embeddings are still added inside) to `hidden_states` (after ln_f; same positions as
-   * `logits` would have), and the tied embedding / LM head run outside it (src/engine/lm-head).
+   * position embeddings are still added inside) to `hidden_states` (after ln_f; for
+   * every position, whatever `logits` says), and the tied embedding / LM head run outside it
+   * (src/engine/lm-head).
    */
   embedding?: EmbeddingPlacement;
 }
@@ -81,9 +82,12 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Gpt2Weights, format:
   const g = new GraphBuilder();
   const { n_layer: L, n_head: H, n_embd: E, vocab_size: V, layer_norm_epsilon: eps } = config;
   const D = E / H;
-  const lastOnly = (options.logits ?? "last") === "last";
-  const attention = options.attention ?? defaultAttention(config);
   const external = options.embedding === "external";
+  // With the LM head outside the graph, every position's hidden state is returned: ln_f on a few
+  // more rows costs next to nothing here, and the kernel computes logits only for the positions
+  // asked for — the last one, or the last k when a step verifies k draft tokens (prompt lookup).
+  const lastOnly = !external && (options.logits ?? "last") === "last";
+  const attention = options.attention ?? defaultAttention(config);
 
   // `ids` also gives the graph its batch and sequence sizes (its shape's first two dimensions).
   const ids = external

@@ -93,7 +93,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     opsets: [{ domain: "", version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
     producer: { name: "edge-gpt2-convert", version: CONVERTER_VERSION },
     // (embedding only when external, so a default conversion's graph stays byte-identical)
-    metadata: { dtype: opts.dtype, source: basename(dir), logits: opts.logits ?? "last", attention, ...(embedding === "external" ? { embedding } : {}) },
+    metadata: { dtype: opts.dtype, source: basename(dir), logits: embedding === "external" ? "all" : (opts.logits ?? "last"), attention, ...(embedding === "external" ? { embedding } : {}) },
     maxFileBytes: opts.maxFileBytes,
   };
   const common = {

@@ -11,7 +11,7 @@ import { appendRightPadded, kvBytes } from "../engine/kv";
 import { ShardStateLost, type ShardApi, type ShardRow, type ShardStatus, type ShardStepRequest, type ShardStepResult } from "../engine/shard-protocol";
 import type { ShardInfo } from "../model/manifest";
 import type { ShardForward } from "./graph";
-import { assembleBatch, discard, takeRow, truncateRow, type RowKv, type Shape } from "./rows";
+import { assembleBatch, discard, splitRows, truncateRow, type RowKv, type Shape } from "./rows";
 import { checkStep } from "./validate";
 
 export interface ShardCoreOptions {
@@ -118,30 +118,24 @@ export class ShardCore implements ShardApi {
     return length !== undefined && length >= past;
   }
 
-  /** A row's first `past` positions, wherever they are held (a copy when taken from the batch). */
-  private rowKv(id: string, past: number): RowKv | null {
-    if (past === 0) return null;
-    const i = this.batch?.ids.indexOf(id) ?? -1;
-    if (i >= 0) return takeRow(this.batch!.kv!, i, past, this.shape);
-    return truncateRow(this.detached.get(id)!, past, this.shape);
-  }
-
-  /** A new batch for `rows`; the last batch's other rows are kept on their own. */
+  /**
+   * A new batch for `rows`. The last batch goes back into rows of their own first, then the step's
+   * rows are stacked, each step one tensor at a time so that no row is ever held twice whole
+   * (rows.ts); a row on its own that this step does not take (a copyOf source) stays as it is.
+   */
   private assemble(rows: ShardRow[]): Batch {
-    const sources = rows.map((row) => this.rowKv(row.copyOf ?? row.id, row.past));
     const last = this.batch;
     this.batch = null;
-    const stepping = new Set(rows.map((row) => row.id));
-    last?.ids.forEach((id, i) => {
-      if (id !== null && !stepping.has(id) && last.kv) this.detached.set(id, takeRow(last.kv, i, last.lengths[i], this.shape));
-    });
-    for (const id of stepping) this.detached.delete(id);
-    const kv = rows.some((row) => row.past > 0) ? assembleBatch(sources, this.shape) : null;
-    // Now copied into the batch: the rows' own arrays, unless a row still held on its own shares
-    // them (a copyOf source that is not in this step), and the old batch, whose rows were copied out.
-    const held = [...this.detached.values()].flatMap((kv) => kv.tensors);
-    for (const source of sources) discard(source, held);
-    discard(last?.kv);
+    if (last?.kv) {
+      const live = last.ids.flatMap((id, index) => (id === null ? [] : [{ id, index, length: last.lengths[index] }]));
+      splitRows(last.kv, live, this.shape).forEach((kv, k) => this.detached.set(live[k].id, kv));
+    }
+    const sources = rows.map((row) => (row.past === 0 ? null : truncateRow(this.detached.get(row.copyOf ?? row.id)!, row.past, this.shape)));
+    const taken = rows.flatMap((row) => this.detached.get(row.id) ?? []);
+    for (const row of rows) this.detached.delete(row.id);
+    const held = new Set([...this.detached.values()].flatMap((kv) => kv.tensors));
+    const kv = rows.some((row) => row.past > 0) ? assembleBatch(sources, this.shape, (t) => !held.has(t)) : null;
+    for (const kv of taken) discard(kv, [...held]); // what the step replaced or cut short (re-prefill, retry)
     this.batch = { ids: rows.map((row) => row.id), lengths: rows.map((row) => row.past), kv };
     return this.batch;
   }

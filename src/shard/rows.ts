@@ -17,19 +17,33 @@ export interface Shape {
   tensors: number;
 }
 
+/** Positions [0, length) of batch row `index` of one tensor, as a row's tensor [heads, length, headDim]. */
+function copyRow(t: Float32Array, index: number, length: number, capacity: number, { heads, headDim }: Shape): Float32Array {
+  const out = new Float32Array(heads * length * headDim);
+  for (let h = 0; h < heads; h++) {
+    const start = (index * heads + h) * capacity * headDim;
+    out.set(t.subarray(start, start + length * headDim), h * length * headDim);
+  }
+  return out;
+}
+
 /** The first `length` positions of batch row `row`, copied into a row of its own. */
 export function takeRow(batch: KvCache, row: number, length: number, shape: Shape): RowKv {
-  const capacity = capacityOf(batch);
-  const { heads, headDim } = shape;
-  const tensors = batch.tensors.map((t) => {
-    const out = new Float32Array(heads * length * headDim);
-    for (let h = 0; h < heads; h++) {
-      const start = ((row * heads + h) * capacity) * headDim;
-      out.set(t.subarray(start, start + length * headDim), h * length * headDim);
-    }
-    return out;
-  });
-  return { batch: 1, heads, length, tensors };
+  return { batch: 1, heads: shape.heads, length, tensors: batch.tensors.map((t) => copyRow(t, row, length, capacityOf(batch), shape)) };
+}
+
+/**
+ * A batch taken apart into rows of their own (the rows listed; the others are dropped), one tensor
+ * at a time, each of the batch's tensors detached once copied: the batch and its rows are never
+ * both held whole. The batch is unusable afterwards.
+ */
+export function splitRows(batch: KvCache, rows: ReadonlyArray<{ index: number; length: number }>, shape: Shape): RowKv[] {
+  const split = rows.map(({ length }) => ({ batch: 1, heads: shape.heads, length, tensors: [] as Float32Array[] }));
+  for (const t of batch.tensors) {
+    rows.forEach(({ index, length }, k) => split[k].tensors.push(copyRow(t, index, length, capacityOf(batch), shape)));
+    detach(t);
+  }
+  return split;
 }
 
 /** The first `length` positions of a row (a row that is re-sent with a shorter past). */
@@ -39,9 +53,11 @@ export function truncateRow(kv: RowKv, length: number, shape: Shape): RowKv {
 
 /**
  * Rows stacked into one right-padded batch of `length` positions (the longest row's), zeros
- * after each shorter row's data; `null` is a row with nothing yet (a prefill).
+ * after each shorter row's data; `null` is a row with nothing yet (a prefill). Built one tensor at a
+ * time; the rows' arrays that `freeable` allows are detached as soon as they are copied, so the rows
+ * and the batch are never both held whole.
  */
-export function assembleBatch(rows: readonly (RowKv | null)[], shape: Shape): KvCache {
+export function assembleBatch(rows: readonly (RowKv | null)[], shape: Shape, freeable: (t: Float32Array) => boolean = () => false): KvCache {
   const { heads, headDim } = shape;
   const length = Math.max(0, ...rows.map((r) => r?.length ?? 0));
   const tensors = Array.from({ length: shape.tensors }, (_, i) => {
@@ -53,6 +69,8 @@ export function assembleBatch(rows: readonly (RowKv | null)[], shape: Shape): Kv
         out.set(src.subarray(h * row.length * headDim, (h + 1) * row.length * headDim), ((b * heads + h) * length) * headDim);
       }
     });
+    // (after every row: one row may be the source of several, copyOf)
+    for (const src of new Set(rows.map((row) => row?.tensors[i]))) if (src && freeable(src)) detach(src);
     return out;
   });
   return { batch: rows.length, heads, length, tensors };
@@ -65,11 +83,14 @@ export function assembleBatch(rows: readonly (RowKv | null)[], shape: Shape): Kv
  * Only for caches nothing else references; arrays that are views into a larger buffer are left.
  */
 export function discard(kv: { tensors: Float32Array[] } | null | undefined, keep: readonly Float32Array[] = []): void {
-  for (const t of kv?.tensors ?? []) {
-    if (keep.includes(t) || t.byteOffset !== 0 || t.byteLength !== t.buffer.byteLength) continue;
-    const buffer = t.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-    // (transfer where the runtime has it, workerd; a transferring clone detaches it elsewhere, Node 20)
-    if (buffer.transfer) buffer.transfer(0);
-    else structuredClone(buffer, { transfer: [buffer] });
-  }
+  for (const t of kv?.tensors ?? []) if (!keep.includes(t)) detach(t);
+}
+
+function detach(t: Float32Array): void {
+  // Views into a larger buffer (or one already detached) are left alone.
+  if (t.byteOffset !== 0 || t.byteLength !== t.buffer.byteLength || t.buffer.byteLength === 0) return;
+  const buffer = t.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  // (transfer where the runtime has it, workerd; a transferring clone detaches it elsewhere, Node 20)
+  if (buffer.transfer) buffer.transfer(0);
+  else structuredClone(buffer, { transfer: [buffer] });
 }

@@ -112,6 +112,11 @@ describe("ShardCore", () => {
     const [a2, c2] = await step(cores, [{ id: "a", past: past + 1 }, { id: "c", past: past + 1 }], [[41], [42]]);
     expect(compareBits(a2, await refA([41]))).toBe("equal");
     expect(compareBits(c2, a2)).not.toBe("equal");
+    // A copy made while its source waits outside the step (copied tensor by tensor, the source kept):
+    const [d] = await step(cores, [{ id: "d", past: past + 2, copyOf: "a" }], [[43]]);
+    const [a3] = await step(cores, [{ id: "a", past: past + 2 }], [[43]]);
+    expect(compareBits(a3, await refA([43]))).toBe("equal");
+    expect(compareBits(d, a3)).toBe("equal");
   });
 
   it("throws ShardStateLost naming each row it does not hold, and changes nothing", async () => {

@@ -100,9 +100,22 @@ async function measureShard(index: number, front: ModelManifest, configs: string
     const script = `edge-gpt2-shard-caller-shard-${index}`;
     const url = (await workerInspectorUrls()).get(script);
     if (!url) throw new Error(`workerd's inspector lists no isolate ${script}`);
-    // release([]) enters the shard's isolate without loading it (status() would load the shard)
-    const monitor = await IsolateMemory.connectTo(url, () => call(`/release/${index}`, { ids: [] }), { pokeWhileWaiting: true });
-    const idle = (await monitor.afterGc()).total;
+    // release([]) enters the shard's isolate without loading it (status() would load the shard).
+    // wrangler's own inspector proxy may connect to workerd's inspector just after start, which
+    // closes ours: a few attempts.
+    let monitor: IsolateMemory | null = null;
+    let idle = 0;
+    for (let attempt = 1; !monitor; attempt++) {
+      try {
+        monitor = await IsolateMemory.connectTo(url, () => call(`/release/${index}`, { ids: [] }), { pokeWhileWaiting: true });
+        idle = (await monitor.afterGc()).total;
+      } catch (error) {
+        monitor?.close();
+        monitor = null;
+        if (attempt === 5) throw error;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
     const phases: ShardFigures["phases"] = [];
     const load = await monitor.measure(() => Promise.all(front.shards!.map((_, i) => call(`/status/${i}`))));
     phases.push(["load", load.memory, load.result.map((s) => Number(s.loadMs))]);

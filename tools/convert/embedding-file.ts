@@ -5,25 +5,46 @@
 // The table's size is a multiple of 16 bytes (n_embd is), so the scales start 4-byte aligned and
 // both parts can be copied straight into the kernel's memory. It is the same quantization as the
 // in-graph table (int8-format.ts stores it transposed as the LM head's [n_embd, vocab] weight).
-import { rename, rm, writeFile } from "node:fs/promises";
+import { readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sha256, type WrittenFile } from "./write-model.js";
 
 export const EMBEDDING_FILE = "embedding.int8";
 
-export async function writeEmbeddingFile(outDir: string, q: Int8Array, scales: Float32Array): Promise<WrittenFile> {
+/**
+ * Writes the file, or with `maxFileBytes` (static assets: 25 MiB per file) consecutive parts
+ * `embedding.int8.part-000`, … listed in the returned entry's `parts` (the loader joins them in
+ * order, src/model/source.ts). Whatever an earlier conversion left (the whole file or parts) goes.
+ */
+export async function writeEmbeddingFile(outDir: string, q: Int8Array, scales: Float32Array, maxFileBytes = Infinity): Promise<WrittenFile> {
   const bytes = new Uint8Array(q.byteLength + scales.byteLength);
   bytes.set(new Uint8Array(q.buffer, q.byteOffset, q.byteLength), 0);
   bytes.set(new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength), q.byteLength);
-  const path = join(outDir, EMBEDDING_FILE);
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } finally {
-    await rm(tmp, { force: true });
+  const pieces: { name: string; bytes: Uint8Array }[] = [];
+  if (bytes.byteLength <= maxFileBytes) pieces.push({ name: EMBEDDING_FILE, bytes });
+  else {
+    for (let at = 0; at < bytes.byteLength; at += maxFileBytes) {
+      pieces.push({ name: `${EMBEDDING_FILE}.part-${String(pieces.length).padStart(3, "0")}`, bytes: bytes.subarray(at, at + maxFileBytes) });
+    }
   }
-  return { path: EMBEDDING_FILE, bytes: bytes.byteLength, sha256: sha256(bytes) };
+  const tmpSuffix = `.tmp-${process.pid}-${Date.now()}`;
+  try {
+    for (const piece of pieces) await writeFile(join(outDir, piece.name + tmpSuffix), piece.bytes);
+    await removeEmbeddingFiles(outDir);
+    for (const piece of pieces) await rename(join(outDir, piece.name + tmpSuffix), join(outDir, piece.name));
+  } finally {
+    for (const piece of pieces) await rm(join(outDir, piece.name + tmpSuffix), { force: true });
+  }
+  const file: WrittenFile = { path: EMBEDDING_FILE, bytes: bytes.byteLength, sha256: sha256(bytes) };
+  if (pieces.length > 1) file.parts = pieces.map((piece) => ({ path: piece.name, bytes: piece.bytes.byteLength, sha256: sha256(piece.bytes) }));
+  return file;
+}
+
+/** Removes an embedding file, whole or in parts (a folder re-converted without one must not keep it). */
+export async function removeEmbeddingFiles(outDir: string): Promise<void> {
+  for (const name of await readdir(outDir)) {
+    if (name === EMBEDDING_FILE || /^embedding\.int8\.part-\d+$/.test(name)) await rm(join(outDir, name), { force: true });
+  }
 }
 
 /** The two parts of an embedding file's bytes (views, no copy). */

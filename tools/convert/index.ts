@@ -7,7 +7,7 @@ import type { ManifestFile, ModelManifest, WeightDType } from "../../src/model/m
 import { writeManifest } from "../lib/manifest.js";
 import { loadCheckpoint } from "./checkpoint.js";
 import { buildGpt2Graph, defaultAttention, graphInputNames, graphOutputNames, MS_DOMAIN, type GraphOptions } from "./gpt2-graph.js";
-import { EMBEDDING_FILE, writeEmbeddingFile } from "./embedding-file.js";
+import { removeEmbeddingFiles, writeEmbeddingFile } from "./embedding-file.js";
 import { calibrate, outlierChannels, type ChannelMaxima } from "./calibrate.js";
 import { smoothWeights } from "./smoothing.js";
 import { int8Format, type Int8Options } from "./int8-format.js";
@@ -102,7 +102,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   };
   const writeEmbedding = async (): Promise<ManifestFile> => {
     const { q, scale } = quantizeRows(weights.wte, V, E, opts.int8?.clipping);
-    return { ...(await writeEmbeddingFile(opts.outDir, q, scale)), role: "embedding" };
+    return { ...(await writeEmbeddingFile(opts.outDir, q, scale, opts.maxFileBytes)), role: "embedding" };
   };
   if (opts.shards) {
     const ranges = "count" in opts.shards ? evenRanges(config.n_layer, opts.shards.count) : planByMemory(config, opts.shards.memoryBytes, opts.shards);
@@ -117,7 +117,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     embeddingFiles.push(await writeEmbedding());
   } else {
     // A folder re-converted to the one-graph layout must not keep serving an old table.
-    await rm(join(opts.outDir, EMBEDDING_FILE), { force: true });
+    await removeEmbeddingFiles(opts.outDir);
   }
 
   return writeManifest(opts.outDir, {

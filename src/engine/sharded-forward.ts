@@ -54,6 +54,8 @@ export class ShardedModel {
   private readonly callTimeoutMs: number;
   private readonly backoffMs: number;
   private readonly maxStepPositions: number;
+  /** Logits of the last step: views of it are handed out, overwritten by the next step. */
+  private logitsOut = new Float32Array(0);
 
   constructor(private readonly options: ShardedOptions) {
     // Row names unique beyond this model's life: shard instances may outlive it (a reload, a restart).
@@ -116,8 +118,11 @@ export class ShardedModel {
         const hidden = await this.chunked(rows, seq, inputIds, release);
         this.rows.released(release.filter((id) => !ids.has(id)));
         this.rows.commit(rows, inputIds, seq);
-        const all = this.options.head.logits(hidden);
+        // One reused array, as the unsharded head does (TokenHead.lastLogits): a fresh 200 KB per
+        // row and step was measured as tens of MiB of ArrayBuffers waiting for a GC in the front.
         const vocab = this.options.head.vocab;
+        if (this.logitsOut.length < rows.length * vocab) this.logitsOut = new Float32Array(rows.length * vocab);
+        const all = this.options.head.logits(hidden, this.logitsOut.subarray(0, rows.length * vocab));
         return {
           logits: rows.map((_, r) => all.subarray(r * vocab, (r + 1) * vocab)),
           kv: { positions: seq, tensors: [], rows: rows.map(({ id }) => ({ id })) },

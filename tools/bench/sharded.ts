@@ -11,6 +11,7 @@ import { freePort } from "../lib/free-port.js";
 import { writeShardedConfigs } from "../sharded/config.js";
 import { uploadModel } from "../upload.js";
 import { BENCH_DIR } from "./models.js";
+import { FrontIsolate, frontMemoryLines, type FrontMemory } from "./sharded-front-memory.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -21,10 +22,12 @@ export interface ShardedPlan {
   maxNewTokens: number;
   /** Concurrent requests for the batched figure. */
   batchRequests: number;
+  /** Positions of the front's full-context phase (the model's window at most). */
+  window: number;
 }
 
-export const FULL_SHARDED: ShardedPlan = { shards: 2, repetitions: 7, maxNewTokens: 64, batchRequests: 4 };
-export const QUICK_SHARDED: ShardedPlan = { shards: 2, repetitions: 3, maxNewTokens: 16, batchRequests: 2 };
+export const FULL_SHARDED: ShardedPlan = { shards: 2, repetitions: 7, maxNewTokens: 64, batchRequests: 4, window: 1024 };
+export const QUICK_SHARDED: ShardedPlan = { shards: 2, repetitions: 3, maxNewTokens: 16, batchRequests: 2, window: 256 };
 
 /** Median and range of one figure over the repetitions. */
 export interface Spread {
@@ -47,6 +50,8 @@ export interface ShardedResult {
   shards: number;
   unsharded: VariantResult;
   sharded: VariantResult;
+  /** The sharded model's front isolate through load, 8 × 128 at once and a full context. */
+  front: FrontMemory;
 }
 
 const PROMPT = "The old lighthouse keeper climbed the stairs each evening, counting the steps and listening to the sea below as the lamp";
@@ -67,13 +72,17 @@ export async function benchSharded(folder: string, checkpoint: string, plan: Sha
   // No byte budget: workerd gives an isolate no memory limit, and the unsharded model would not fit
   // 128 MB. No prefix cache: the sharded front has none, and a repeated prompt would skip the
   // unsharded prefill altogether.
-  const vars = ["--var", "ISOLATE_MEMORY_BYTES:0", "--var", "RESPONSE_CACHE_BYTES:0", "--var", "PREFIX_CACHE_BYTES:0"];
+  // A long time budget: the front's full-context phase prefills ~900 tokens on shared cores.
+  const vars = ["--var", "ISOLATE_MEMORY_BYTES:0", "--var", "RESPONSE_CACHE_BYTES:0", "--var", "PREFIX_CACHE_BYTES:0", "--var", "GENERATION_TIMEOUT_MS:300000"];
   const plain = await startDev(["-c", join(ROOT, "wrangler.toml"), "--var", `MODEL:r2:${plainPrefix}`, ...vars], persistTo, log);
   const sharded = await startDev([...configs.flatMap((c) => ["-c", c]), ...vars], persistTo, log);
   try {
     const variants = { unsharded: plain.origin, sharded: sharded.origin };
     const samples = { unsharded: emptySamples(), sharded: emptySamples() };
-    for (const origin of Object.values(variants)) await generate(origin, plan.maxNewTokens); // loads the model (and the shards)
+    await generate(plain.origin, plan.maxNewTokens); // loads the model
+    // The front's isolate from before it loads anything (the kernel; the shards load in theirs).
+    const front = await FrontIsolate.connect(sharded.origin, sharded.inspectorPort);
+    const frontLoad = await front.load(() => generate(sharded.origin, plan.maxNewTokens));
     for (let r = 0; r < plan.repetitions; r++) {
       for (const [name, origin] of Object.entries(variants) as [keyof typeof variants, string][]) {
         const one = await generate(origin, plan.maxNewTokens);
@@ -85,7 +94,10 @@ export async function benchSharded(folder: string, checkpoint: string, plan: Sha
       }
       log(`repetition ${r + 1}/${plan.repetitions}: decode ${samples.unsharded.decodeTps.at(-1)!.toFixed(1)} vs ${samples.sharded.decodeTps.at(-1)!.toFixed(1)} tokens/s (unsharded vs sharded)`);
     }
-    return { model: folder, shards: plan.shards, unsharded: summarize(samples.unsharded), sharded: summarize(samples.sharded) };
+    log("the sharded front's isolate: 8 × 128 tokens at once, then a full context…");
+    const window = Math.min(1024, plan.window);
+    const frontMemory = await front.workloads(frontLoad, (body) => post(sharded.origin, body), window);
+    return { model: folder, shards: plan.shards, unsharded: summarize(samples.unsharded), sharded: summarize(samples.sharded), front: frontMemory };
   } finally {
     plain.close();
     sharded.close();
@@ -122,8 +134,16 @@ async function generate(origin: string, maxNewTokens: number): Promise<{ ttftMs:
   return { ttftMs, decodeTps: body.timings.decode_tokens_per_second ?? NaN, tokens: body.usage.completion_tokens };
 }
 
+/** A non-streaming /v1/generate; fails on any status but 200. */
+async function post(origin: string, body: Record<string, unknown>): Promise<unknown> {
+  const response = await fetch(`${origin}/v1/generate`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, cache: false }) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${origin}: HTTP ${response.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text);
+}
+
 /** `wrangler dev` with these configs on a free port, until it says it is ready. */
-async function startDev(args: string[], persistTo: string, log: (line: string) => void): Promise<{ origin: string; close(): void }> {
+async function startDev(args: string[], persistTo: string, log: (line: string) => void): Promise<{ origin: string; inspectorPort: number; close(): void }> {
   const port = await freePort();
   const inspector = await freePort();
   const child: ChildProcess = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", ...args, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persistTo], {
@@ -153,7 +173,7 @@ async function startDev(args: string[], persistTo: string, log: (line: string) =
     throw error;
   });
   log(`wrangler dev ready on port ${port}`);
-  return { origin: `http://127.0.0.1:${port}`, close };
+  return { origin: `http://127.0.0.1:${port}`, inspectorPort: inspector, close };
 }
 
 /** The table of the run (ratios are sharded / unsharded, from the same run). */
@@ -167,5 +187,8 @@ export function shardedTable(result: ShardedResult): string[] {
     `| decode tokens/s, one request | ${f(u.decodeTps)} | ${f(s.decodeTps)} | ${(s.decodeTps.median / u.decodeTps.median).toFixed(2)}× |`,
     `| TTFT ms, one request | ${f(u.ttftMs, 0)} | ${f(s.ttftMs, 0)} | ${(s.ttftMs.median / u.ttftMs.median).toFixed(2)}× |`,
     `| tokens/s, concurrent requests | ${f(u.batchTps)} | ${f(s.batchTps)} | ${(s.batchTps.median / u.batchTps.median).toFixed(2)}× |`,
+    "",
+    ...frontMemoryLines(result.front),
+    "(each shard's isolate: `npm run bench:shards -- <sharded-model-dir>`)",
   ];
 }

@@ -80,7 +80,13 @@ export class EdgeGpt2 {
           if (frame === null) continue;
           if (frame.event === "error") throw new EdgeGpt2Error(response.status, frame.data, response.headers.get("x-request-id"));
           yield Object.assign({ type: frame.event }, frame.data);
-          if (frame.event === "done") return;
+          if (frame.event === "done") {
+            // The server ends the body right after its done frame: read to that end rather than
+            // cancel, so the request completes instead of showing as aborted (a failed fetch in
+            // the browser) when the close arrives a moment after the frame.
+            while (!(await reader.read()).done);
+            return;
+          }
         }
       }
       throw new EdgeGpt2Error(0, { error: { type: "stream_ended", message: "the stream ended before its done event" } });

@@ -152,3 +152,23 @@ export function appendRightPadded(kv: KvCache, fresh: Float32Array[], rowLengths
 export function kvBytes(kv: KvCache): number {
   return kv.tensors.reduce((sum, t) => sum + t.byteLength, 0);
 }
+
+/**
+ * Gives arrays' memory back now: each buffer is detached (emptied) instead of waiting for a garbage
+ * collection, which in workerd leaves dropped caches counted against the isolate (tens of MiB at
+ * GPT-2 size). Buffers that `keep` still uses, views into a larger buffer, and buffers already
+ * detached are left alone. Only for arrays nothing else references.
+ */
+export function detachBuffers(arrays: readonly Float32Array[], keep: readonly Float32Array[] = []): void {
+  const kept = new Set(keep.map((t) => t.buffer));
+  for (const t of arrays) if (!kept.has(t.buffer)) detachArray(t);
+}
+
+/** Detaches one array's buffer when the array spans all of it (see detachBuffers). */
+export function detachArray(t: Float32Array): void {
+  if (t.byteOffset !== 0 || t.byteLength !== t.buffer.byteLength || t.buffer.byteLength === 0) return;
+  const buffer = t.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  // (transfer where the runtime has it, workerd; a transferring clone detaches it elsewhere, Node 20)
+  if (buffer.transfer) buffer.transfer(0);
+  else structuredClone(buffer, { transfer: [buffer] });
+}

@@ -10,7 +10,7 @@
 import { StepTimer, stepsUntilStart } from "./admission";
 import { checkFits, withHeadroom, type KvBudget } from "./kv-budget";
 import type { Forward, KvCache } from "./forward";
-import { repeatRows, selectRows } from "./kv";
+import { detachBuffers, repeatRows, selectRows } from "./kv";
 import type { KvLayout } from "./kv-layout";
 import type { PrefixCache } from "./prefix-cache";
 import { lookupDrafts } from "./prompt-lookup";
@@ -349,7 +349,7 @@ export class BatchScheduler {
       // steps left every outgrown cache as old-generation garbage (measured: 10 MiB over 81 tokens).
       const reserve = Math.max(...slots.map((slot) => reach(slot.job.spec)));
       this.setKv(this.layout.next(kv, output.kv, slots.map((slot) => slot.length), seq, true, reserve), true);
-      detachExcept(output.kv.tensors, this.kv); // the step's new positions, once copied into the cache
+      detachBuffers(output.kv.tensors, this.kv?.tensors); // the step's new positions, once copied into the cache
       slots.forEach((slot, i) => {
         slot.length++;
         const positionLogits = output.positionLogits;
@@ -374,7 +374,7 @@ export class BatchScheduler {
    */
   private setKv(next: KvCache | null, nextOwned: boolean): void {
     const old = this.kv;
-    if (old && this.kvOwned) detachExcept(old.tensors, next);
+    if (old && this.kvOwned) detachBuffers(old.tensors, next?.tensors);
     if (next === null || !old || next.tensors.some((t, i) => t !== old.tensors[i])) this.kvOwned = next !== null && nextOwned;
     this.kv = next;
   }
@@ -406,15 +406,6 @@ export class BatchScheduler {
     if (job.failed) return;
     job.failed = true;
     job.outcome = { error };
-  }
-}
-
-/** Frees `arrays`' buffers now (detached), except those `kept` still uses; views into larger buffers are left alone. */
-function detachExcept(arrays: Float32Array[], kept: KvCache | null): void {
-  const reused = new Set(kept?.tensors.map((t) => t.buffer));
-  for (const t of arrays) {
-    if (reused.has(t.buffer) || t.byteOffset !== 0 || t.byteLength !== t.buffer.byteLength) continue;
-    (t.buffer as unknown as { transfer(length: number): ArrayBuffer }).transfer(0);
   }
 }
 

@@ -5,7 +5,7 @@
 // last step's, and split back into rows when they change again; a step with the same rows as the
 // last (a decode step, the common case) runs on the batch as it is.
 import type { KvCache } from "../engine/forward";
-import { capacityOf } from "../engine/kv";
+import { capacityOf, detachArray, detachBuffers } from "../engine/kv";
 
 /** A row's keys/values: a compact batch of one ([1, heads, length, headDim] per block and kind). */
 export type RowKv = KvCache;
@@ -41,7 +41,7 @@ export function splitRows(batch: KvCache, rows: ReadonlyArray<{ index: number; l
   const split = rows.map(({ length }) => ({ batch: 1, heads: shape.heads, length, tensors: [] as Float32Array[] }));
   for (const t of batch.tensors) {
     rows.forEach(({ index, length }, k) => split[k].tensors.push(copyRow(t, index, length, capacityOf(batch), shape)));
-    detach(t);
+    detachArray(t);
   }
   return split;
 }
@@ -70,27 +70,13 @@ export function assembleBatch(rows: readonly (RowKv | null)[], shape: Shape, fre
       }
     });
     // (after every row: one row may be the source of several, copyOf)
-    for (const src of new Set(rows.map((row) => row?.tensors[i]))) if (src && freeable(src)) detach(src);
+    for (const src of new Set(rows.map((row) => row?.tensors[i]))) if (src && freeable(src)) detachArray(src);
     return out;
   });
   return { batch: rows.length, heads, length, tensors };
 }
 
-/**
- * Gives a cache's memory back now: its buffers are detached (emptied), as stream-weights.ts does
- * with weight chunks, instead of waiting for a garbage collection — a batch regrown every few
- * steps otherwise leaves its old copies (tens of MiB at GPT-2 size) counted against the isolate.
- * Only for caches nothing else references; arrays that are views into a larger buffer are left.
- */
+/** Gives a cache's memory back now, but for the buffers `keep` still uses (engine/kv.ts detachBuffers). */
 export function discard(kv: { tensors: Float32Array[] } | null | undefined, keep: readonly Float32Array[] = []): void {
-  for (const t of kv?.tensors ?? []) if (!keep.includes(t)) detach(t);
-}
-
-function detach(t: Float32Array): void {
-  // Views into a larger buffer (or one already detached) are left alone.
-  if (t.byteOffset !== 0 || t.byteLength !== t.buffer.byteLength || t.buffer.byteLength === 0) return;
-  const buffer = t.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-  // (transfer where the runtime has it, workerd; a transferring clone detaches it elsewhere, Node 20)
-  if (buffer.transfer) buffer.transfer(0);
-  else structuredClone(buffer, { transfer: [buffer] });
+  detachBuffers(kv?.tensors ?? [], keep);
 }

@@ -1,10 +1,9 @@
 // The isolate-memory table (issue 12): per model, the isolate total as the platform counts it
 // (JS heap + ArrayBuffers + WASM) at each phase's peak, next to the target.
-import type { PhaseMemory } from "../lib/isolate-memory.js";
+import { mibFigure as mib, type PhaseMemory } from "../lib/isolate-memory.js";
 import type { IsolateResult } from "./isolate-phases.js";
 
 const MiB = 2 ** 20;
-const mib = (b: number) => `${(b / MiB).toFixed(1)}`;
 /** "peak (JS heap / ArrayBuffers / WASM at that sample)". */
 const phase = (p: PhaseMemory | undefined) => (p === undefined ? "—" : `**${mib(p.peak.total)}** (${mib(p.peak.heapUsed)} / ${mib(p.peak.backingStores)} / ${mib(p.peak.wasm)})`);
 

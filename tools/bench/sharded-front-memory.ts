@@ -3,7 +3,7 @@
 // and the manifest; no onnxruntime heap in the front), 8 concurrent 128-token generations, and one
 // 1,024-position context. The shards' isolates are measured by `npm run bench:shards`; the front is
 // the first Worker of the sharded `wrangler dev`, the one its inspector port reaches.
-import { IsolateMemory, type PhaseMemory } from "../lib/isolate-memory.js";
+import { IsolateMemory, mibFigure as mib, type PhaseMemory } from "../lib/isolate-memory.js";
 
 export interface FrontMemory {
   load: PhaseMemory;
@@ -42,8 +42,6 @@ export class FrontIsolate {
     }
   }
 }
-
-const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 export function frontMemoryLines(front: FrontMemory): string[] {
   const cell = (m: PhaseMemory) =>

@@ -231,4 +231,6 @@ const WASM_SUM = `(() => {
 })()`;
 
 export const MiB = 2 ** 20;
-export const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
+export const mib = (bytes: number) => `${mibFigure(bytes)} MiB`;
+/** MiB to one decimal, without the unit (table cells). */
+export const mibFigure = (bytes: number) => (bytes / MiB).toFixed(1);

@@ -57,6 +57,9 @@ export async function writeShardedConfigs(options: ShardedConfigOptions): Promis
     main: join(ROOT, "src/shard/index.ts"),
     compatibility_date: base.compatibility_date,
     compatibility_flags: ["nodejs_compat"],
+    // the front's bundling: minified, its source takes a third of the JS heap it would (wrangler.toml)
+    minify: base.minify,
+    upload_source_maps: base.upload_source_maps,
     // onnxruntime's .wasm imported precompiled (workerd compiles no WebAssembly from bytes), and the
     // CPU time of a long prefill step (the front's limit, 30 s where it sets none)
     rules: [{ type: "CompiledWasm", globs: ["**/*.wasm"], fallthrough: false }],

@@ -3,7 +3,7 @@
 // run() and has no fast path below 4 rows, which made the LM head about half of a decode step.
 //
 // The table lives once, in this kernel's own WebAssembly memory, sized exactly for it plus a
-// workspace of `maxRows` rows: int8 [vocab, hidden] with one fp32 scale per token (the converter's
+// small workspace (`maxRows` rows of activations, and of logits for a slice of the vocabulary): int8 [vocab, hidden] with one fp32 scale per token (the converter's
 // quantization, tools/convert/int8-format.ts). Both operations reproduce the converted graph's
 // numbers bit for bit: `embed` is its Gather + dequantize, `logits` its per-row activation
 // quantization + MatMulIntegerToFloat. A row's result depends on that row alone, so more rows than
@@ -34,6 +34,8 @@ const DEFAULT_MAX_ROWS = 8;
 const ROW_TILE = 4;
 /** The kernel reads 16 int8 columns per step. */
 const COLUMN_TILE = 16;
+/** Logits computed per kernel call, per row (a multiple of ROW_TILE): the output workspace. */
+const OUT_COLUMNS = 4096;
 
 export class TiedEmbedding {
   /** int8 [vocab, hidden], in the kernel's memory: write the table here (no other copy is kept). */
@@ -101,14 +103,19 @@ export class TiedEmbedding {
     const rows = hiddenStates.length / hidden;
     checkLength(out, rows * vocab, "logits output");
     const x = new Float32Array(this.memory.buffer, layout.x, maxRows * hidden);
-    const logits = new Float32Array(this.memory.buffer, layout.out, maxRows * layout.paddedVocab);
+    const logits = new Float32Array(this.memory.buffer, layout.out, maxRows * layout.outColumns);
     for (let start = 0; start < rows; start += maxRows) {
       const count = Math.min(maxRows, rows - start);
       x.set(hiddenStates.subarray(start * hidden, (start + count) * hidden));
       this.kernel.quantize_rows(layout.x, count, hidden, layout.q, layout.rowMax);
-      this.kernel.matmul(layout.q, layout.rowMax, count, layout.table, layout.scales, layout.paddedVocab, hidden, layout.out, layout.paddedVocab);
-      for (let r = 0; r < count; r++) {
-        out.set(logits.subarray(r * layout.paddedVocab, r * layout.paddedVocab + vocab), (start + r) * vocab);
+      // The vocabulary in slices of OUT_COLUMNS: each slice's table rows are read once for all
+      // `count` rows, as a whole pass would, but the output workspace stays small (8 rows of the
+      // whole vocabulary were 1.5 MiB of kernel memory held for good).
+      for (let first = 0; first < layout.paddedVocab; first += layout.outColumns) {
+        const columns = Math.min(layout.outColumns, layout.paddedVocab - first);
+        this.kernel.matmul(layout.q, layout.rowMax, count, layout.table + first * hidden, layout.scales + first * 4, columns, hidden, layout.out, columns);
+        const kept = Math.min(columns, vocab - first);
+        for (let r = 0; r < count; r++) out.set(logits.subarray(r * columns, r * columns + kept), (start + r) * vocab + first);
       }
     }
     return out;
@@ -118,6 +125,8 @@ export class TiedEmbedding {
 /** Byte offsets in the kernel's memory; every region starts 16-byte aligned. */
 interface Layout {
   paddedVocab: number;
+  /** Logits per row that the output workspace holds (a slice of the vocabulary). */
+  outColumns: number;
   table: number;
   scales: number;
   x: number;
@@ -143,8 +152,9 @@ function planLayout(vocab: number, hidden: number, maxRows: number): Layout {
   const q = region(maxRows * hidden * 2);
   const rowMax = region(maxRows * 4);
   const ids = region(maxRows * 4);
-  const out = region(maxRows * paddedVocab * 4);
-  return { paddedVocab, table, scales, x, q, rowMax, ids, out, end };
+  const outColumns = Math.min(OUT_COLUMNS, paddedVocab);
+  const out = region(maxRows * outColumns * 4);
+  return { paddedVocab, outColumns, table, scales, x, q, rowMax, ids, out, end };
 }
 
 function checkLength(array: { length: number }, expected: number, what: string): void {

@@ -6,8 +6,11 @@ export class ByteLru<V> {
   private readonly entries = new Map<string, { value: V; bytes: number }>();
   private used = 0;
 
-  /** maxBytes 0 keeps nothing. */
-  constructor(readonly maxBytes: number) {}
+  /** maxBytes 0 keeps nothing. `dropped` sees every value that leaves (evicted, replaced or deleted). */
+  constructor(
+    readonly maxBytes: number,
+    private readonly dropped?: (value: V) => void,
+  ) {}
 
   get size(): { entries: number; bytes: number } {
     return { entries: this.entries.size, bytes: this.used };
@@ -26,7 +29,7 @@ export class ByteLru<V> {
    * a value larger than the whole budget is not stored. */
   set(key: string, value: V, bytes: number): void {
     this.delete(key);
-    if (bytes > this.maxBytes) return;
+    if (bytes > this.maxBytes) return this.dropped?.(value);
     while (this.used + bytes > this.maxBytes) this.delete(this.entries.keys().next().value!);
     this.entries.set(key, { value, bytes });
     this.used += bytes;
@@ -37,6 +40,7 @@ export class ByteLru<V> {
     if (!entry) return;
     this.entries.delete(key);
     this.used -= entry.bytes;
+    this.dropped?.(entry.value);
   }
 
   /** Every value, least recently used first (no entry is marked used). */

@@ -23,4 +23,17 @@ describe("ByteLru", () => {
     expect(lru.get("a")).toBe(2);
     expect(new ByteLru<number>(0).size.bytes).toBe(0);
   });
+
+  it("hands every value that leaves to its `dropped` callback: evicted, replaced, deleted or too large", () => {
+    const dropped: string[] = [];
+    const lru = new ByteLru<string>(10, (value) => dropped.push(value));
+    lru.set("a", "A", 4);
+    lru.set("b", "B", 4);
+    lru.set("c", "C", 4); // evicts a
+    lru.set("b", "B2", 4); // replaces B
+    lru.delete("c");
+    lru.set("huge", "H", 11);
+    expect(dropped).toEqual(["A", "B", "C", "H"]);
+    expect([...lru.values()]).toEqual(["B2"]);
+  });
 });

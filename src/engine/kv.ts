@@ -89,10 +89,9 @@ export function trimLeft(kv: KvCache, k: number): KvCache {
   return { batch: kv.batch, heads: kv.heads, length, tensors, ...named(kv.rows) };
 }
 
-/** Only the first `length` positions of every row, in new compact arrays (a cached prompt's
- * shared prefix: the entry itself is never changed). */
+/** Only the first `length` positions of every row, always in new compact arrays (a prefix-cache
+ * entry and what a hit hands out never share a buffer). */
 export function keepFirst(kv: KvCache, length: number): KvCache {
-  if (length >= kv.length && capacityOf(kv) === kv.length) return kv;
   const kept = Math.min(length, kv.length);
   const tensors = kv.tensors.map((t) => {
     const out = new Float32Array(kv.batch * kv.heads * kept * headDimOf(kv, t));

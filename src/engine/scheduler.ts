@@ -246,9 +246,12 @@ export class BatchScheduler {
         continue;
       }
       job.prefillEnd = budget.now();
-      // The sequences share the prompt: its keys/values were computed once, now one row each.
+      // The sequences share the prompt: its keys/values were computed once, now one row each. The
+      // prefill's arrays are this job's alone (the prefix cache keeps copies): once repeated or
+      // stacked into the batch's cache they are given back at once.
       const rows = repeatRows(prefill.present, job.sequences.length);
-      this.setKv(this.kv === null ? rows : this.layout.stack(this.kv, rows), this.kv !== null || rows !== prefill.present);
+      this.setKv(this.kv === null ? rows : this.layout.stack(this.kv, rows), true);
+      detachBuffers([...prefill.present.tensors, ...rows.tensors], this.kv!.tensors);
       job.sequences.forEach((sequence, i) => {
         this.slots.push({ job, sequence, length: rows.length, logits: only(i === 0 ? prefill.logits : prefill.logits.slice()), drafts: [] });
       });
@@ -284,8 +287,9 @@ export class BatchScheduler {
       positionIds: fresh.map((_, i) => from + i),
       past,
     });
-    // A prefix-cache entry is shared: never grown in place.
+    // A compact cache that is not grown in place: the prefix cache copies it as it is.
     const present = this.layout.next(past, output.kv, [from], fresh.length, false);
+    if (past) detachBuffers([...past.tensors, ...output.kv.tensors], present.tensors); // the hit's copy and the new positions, copied in
     const logits = output.logits[0].slice(); // kept past the next forward (TokenHead.lastLogits)
     this.prefixCache?.store(promptIds, present, logits);
     return { present, logits };

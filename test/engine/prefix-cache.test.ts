@@ -51,6 +51,34 @@ describe("PrefixCache", () => {
   });
 });
 
+describe("PrefixCache memory: an entry's arrays are its own", () => {
+  it("stores copies and hands out copies, so neither side's changes reach the other", () => {
+    const cache = new PrefixCache(1 << 20);
+    const stored = kvOf([1, 2, 3]);
+    cache.store([1, 2, 3], stored, logitsOf(0));
+    stored.tensors[0][0] = 99;
+    const hit = cache.lookup([1, 2, 3])!;
+    expect(Array.from(hit.kv.tensors[0])).toEqual([1, 2, 3]);
+    expect(hit.kv.tensors.some((t, i) => t.buffer === stored.tensors[i].buffer)).toBe(false);
+    hit.kv.tensors[0][1] = 77;
+    expect(Array.from(cache.lookup([1, 2, 3])!.kv.tensors[0])).toEqual([1, 2, 3]);
+  });
+
+  it("gives an evicted entry's memory back at once (its buffers detached), leaving what it handed out intact", () => {
+    const entryBytes = 2 * 3 * 4 + 2 * 4;
+    const cache = new PrefixCache(entryBytes);
+    cache.store([1, 2, 3], kvOf([1, 2, 3]), logitsOf(0));
+    const hit = cache.lookup([1, 2, 3])!;
+    const entry = (cache as unknown as { entries: { values(): Iterable<{ kv: KvCache; logits: Float32Array }> } }).entries;
+    const [first] = [...entry.values()];
+    cache.store([4, 5, 6], kvOf([4, 5, 6]), logitsOf(0)); // evicts [1, 2, 3]
+    expect(first.kv.tensors.map((t) => t.buffer.byteLength)).toEqual([0, 0]);
+    expect(first.logits.buffer.byteLength).toBe(0);
+    expect(Array.from(hit.kv.tensors[1])).toEqual([1, 2, 3]);
+    expect(Array.from(hit.logits!)).toEqual([0, 1]);
+  });
+});
+
 describe("the scheduler with a prefix cache", () => {
   const job = (promptIds: number[], sampling: SamplingSettings = SAMPLING_DEFAULTS): GenerationJob => ({
     promptIds, maxNewTokens: 8, numSequences: 1, sampling, seed: 3, stop: [], eosTokenId: 50256, budget: { deadline: null, now: Date.now },

@@ -47,6 +47,27 @@ describe("BatchScheduler", () => {
       expect(model.calls.some((c) => c.attentionMask.includes(0))).toBe(true); // with padding
     });
 
+    it("gives back every key/value array the model returned once the batch is done (no garbage left for V8)", async () => {
+      const model = fakeModel({ eosBias: 12.5, padding });
+      const returned: Float32Array[] = [];
+      const forward = model.forward;
+      model.forward = async (input) => {
+        const output = await forward(input);
+        returned.push(...output.kv.tensors);
+        return output;
+      };
+      const scheduler = fakeScheduler(model, { maxBatchRows: 8, maxWaiting: 8 });
+      const pending = [];
+      for (const spec of [job([1, 2, 3], { maxNewTokens: 14 }), job([40, 41, 42], { sampling: SAMPLED, numSequences: 3, maxNewTokens: 9 }), job([7], { maxNewTokens: 6 })]) {
+        pending.push(scheduler.submit(spec));
+        await tick();
+        await tick();
+      }
+      await Promise.all(pending);
+      expect(returned.length).toBeGreaterThan(20);
+      expect(returned.filter((t) => t.buffer.byteLength > 0)).toEqual([]);
+    });
+
     it("trims padding nobody needs once the longest row leaves", async () => {
       const model = fakeModel({ padding });
       const scheduler = fakeScheduler(model, { maxBatchRows: 4, maxWaiting: 4 });

@@ -31,7 +31,7 @@ const ledger = new Map<string, Entry>();
 let refusals = 0;
 
 export function isolateStatus(budgetBytes: number | null): ShardIsolateStatus {
-  const entries = [...ledger.values()].filter((e) => e.rows > 0);
+  const entries = [...ledger.values()].filter((e) => e.rows > 0 || e.charged > 0);
   const sum = (pick: (e: Entry) => number) => entries.reduce((total, e) => total + pick(e), 0);
   return { instances: entries.length, rows: sum((e) => e.rows), kvBytes: sum((e) => e.kvBytes), chargedBytes: sum((e) => e.charged), budgetBytes, refusals };
 }

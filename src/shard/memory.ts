@@ -90,11 +90,12 @@ export class KvAccount {
       if (others() + charge > this.budgetBytes) KvAccount.expireStale(entry);
       const used = others();
       if (used + charge > this.budgetBytes) {
+        const holders = [...ledger.values()].filter((e) => e !== entry && e.charged > 0).length;
         refusals++;
         if (entry.rows === 0) this.uncount();
         const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
         throw new ShardOverloaded(
-          `this step needs ${mib(charge)} MiB of keys/values for this instance's rows, and ${ledger.size - 1} other instance(s) in the shard's isolate ` +
+          `this step needs ${mib(charge)} MiB of keys/values for this instance's rows, and ${holders} other instance(s) in the shard's isolate ` +
             `hold ${mib(used)} MiB of its ${mib(this.budgetBytes)} MiB budget`,
         );
       }

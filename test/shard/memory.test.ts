@@ -14,7 +14,7 @@ const bpp = kvBytesPerPosition(WIDTH, BLOCKS);
 const BUDGET = kvBytesFor(bpp, 3, 100);
 
 const accounts: KvAccount[] = [];
-function account(key: string, drop = () => undefined): KvAccount {
+function account(key: string, drop: () => void = () => undefined): KvAccount {
   const made = new KvAccount(key, WIDTH, BLOCKS, BUDGET, drop);
   accounts.push(made);
   return made;

@@ -24,9 +24,9 @@ import { batchInterrupt, type Budget } from "./stopping";
 export interface GenerationJob extends SequenceSpec {
   numSequences: number;
   budget: Budget;
-  /** Called once, when the job's prompt is prefilled and its rows join the batch (before that, it
-   * may still be refused with an error status). */
-  onStart?: () => void;
+  /** Called once, when the job's prompt is prefilled and its rows join the batch (until then it may
+   * still be refused with an error status), with the time its prefill began (its wait ended). */
+  onStart?: (prefillStartedAt: number) => void;
 }
 
 export interface JobResult {
@@ -263,7 +263,7 @@ export class BatchScheduler {
         continue;
       }
       this.admitBackoff.taken();
-      job.spec.onStart?.();
+      job.spec.onStart?.(job.prefillStart);
       job.prefillEnd = budget.now();
       // The sequences share the prompt: its keys/values were computed once, now one row each.
       const rows = repeatRows(prefill.present, job.sequences.length);

@@ -74,7 +74,7 @@ export interface ShardStatus {
  * shard then holds keys/values in the same 128 MB. The shard counts them isolate-wide.
  */
 export interface ShardIsolateStatus {
-  /** Instances in this isolate that hold rows now. */
+  /** Instances in this isolate that hold rows now (or are admitting their first). */
   instances: number;
   /** Rows held across them, and keys/values held in JS, bytes. */
   rows: number;

@@ -40,3 +40,25 @@ export class StepTimer {
     return this.mean;
   }
 }
+
+/**
+ * How long to wait after the model refused a step for memory it does not control (a shard isolate
+ * other fronts share): 50 ms, doubling per refusal in a row up to 1 s; a step it takes resets it.
+ */
+export class RefusalBackoff {
+  private until = 0;
+  private streak = 0;
+
+  refused(now: number): void {
+    this.until = now + Math.min(1000, 50 * 2 ** this.streak++);
+  }
+
+  taken(): void {
+    this.until = 0;
+    this.streak = 0;
+  }
+
+  waitMs(now: number): number {
+    return Math.max(0, this.until - now);
+  }
+}

@@ -40,6 +40,12 @@ export interface ForwardInput {
   /** Logits wanted for each row's last this-many positions (default 1); more than 1 only where the
    * graph returns every position (ModelSession.returnsEveryPosition): prompt-lookup verification. */
   logitPositions?: number;
+  /**
+   * At a prefill: what the rows it starts may take (the scheduler admitted that much), positions per
+   * row and rows (the prompt's and the copies num_return_sequences makes of it). A model whose
+   * keys/values live elsewhere (a sharded one) reserves it there at once.
+   */
+  reserve?: { positions: number; rows: number };
 }
 
 /**
@@ -64,3 +70,12 @@ export interface ForwardOutput {
 }
 
 export type Forward = (input: ForwardInput) => Promise<ForwardOutput>;
+
+/**
+ * The model cannot take this step now: the memory it needs is held elsewhere (a shard isolate that
+ * other front isolates' rows share) and nothing was lost. Rows it would have started wait, as for
+ * a full batch; rows that run keep their state and try again.
+ */
+export class ForwardOverloadedError extends Error {
+  override name = "ForwardOverloadedError";
+}

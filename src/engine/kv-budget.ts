@@ -6,8 +6,11 @@
 // GroupQueryAttention (or the graph's Concat) computes from it. Two in JS: the batch's cache and
 // the one that replaces it — rows joining, leaving or outgrowing the headroom get new arrays, and
 // left-padded graphs return a whole new present every step — the old one counting until V8's next
-// GC (measured in workerd: the isolate's ArrayBuffers reach well past one copy between GCs).
-// The prefix cache takes its share of the same budget.
+// GC (measured in workerd: the isolate's ArrayBuffers reach well past one copy between GCs; a
+// shard's cache that outgrows its headroom is copied whole before the old one is detached).
+// The prefix cache takes its share of the same budget. This is the one cost model of keys/values:
+// the unsharded budget, a sharded front's, each shard isolate's own check (src/shard/memory.ts)
+// and the converter's shard plan (tools/convert/shard-plan.ts) all count with kvBytesPerPosition.
 import type { ModelManifest } from "../model/manifest";
 
 export interface MemoryLimits {
@@ -35,21 +38,30 @@ export interface KvBudget {
 }
 
 /** Copies of a step's keys/values alive at once (see the header), and how many are in WASM. */
-const COPIES = 4;
+export const KV_COPIES = 4;
 const WASM_COPIES = 2;
 
 /** A batch cache that grows in place keeps headroom (kv.ts appendRightPadded): an eighth, at least 16. */
 export const withHeadroom = (positions: number) => positions + Math.max(16, positions >> 3);
 
+/** Bytes one position of one row costs an isolate running `blocks` blocks `width` wide: each
+ * block's key and value, fp32, times every copy alive during a step. */
+export const kvBytesPerPosition = (width: number, blocks: number): number => blocks * 2 * width * 4 * KV_COPIES;
+
+/** What `rows` rows that may each reach `positions` positions cost: padded to the longest, headroom counted. */
+export const kvBytesFor = (bytesPerPosition: number, rows: number, positions: number): number => rows * withHeadroom(positions) * bytesPerPosition;
+
+/** What an isolate of `isolateBytes` leaves for keys/values once its model (WASM) and the JS reserve are counted. */
+export const kvBytesLeft = (isolateBytes: number, modelBytes: number, jsReserveBytes: number): number => Math.max(0, isolateBytes - modelBytes - jsReserveBytes);
+
 export function kvBudget(manifest: ModelManifest, modelBytes: number, limits: MemoryLimits): KvBudget {
   const arch = manifest.architecture;
-  const perCopy = arch.n_layer * 2 * arch.n_embd * 4;
-  const total = Math.max(0, limits.isolateBytes - modelBytes - limits.jsReserveBytes);
+  const total = kvBytesLeft(limits.isolateBytes, modelBytes, limits.jsReserveBytes);
   const prefixCacheBytes = Math.min(limits.prefixCacheBytes, Math.floor(total / 4));
   return {
-    bytesPerPosition: perCopy * COPIES,
+    bytesPerPosition: kvBytesPerPosition(arch.n_embd, arch.n_layer),
     batchBytes: total - prefixCacheBytes,
-    wasmBytes: Math.floor(((total - prefixCacheBytes) * WASM_COPIES) / COPIES),
+    wasmBytes: Math.floor(((total - prefixCacheBytes) * WASM_COPIES) / KV_COPIES),
     prefixCacheBytes,
     isolateBytes: limits.isolateBytes,
     modelBytes,
@@ -76,7 +88,7 @@ export function longestAlone(budget: KvBudget): number {
 
 /** Throws KvBudgetError when `rows` rows of `positions` positions can never fit. */
 export function checkFits(budget: KvBudget, rows: number, positions: number): void {
-  const need = rows * withHeadroom(positions) * budget.bytesPerPosition;
+  const need = kvBytesFor(budget.bytesPerPosition, rows, positions);
   if (need <= budget.batchBytes) return;
   const alone = longestAlone(budget);
   throw new KvBudgetError(
@@ -91,7 +103,9 @@ export function checkFits(budget: KvBudget, rows: number, positions: number): vo
  * A sharded model's budget (issue 14): each shard's isolate has the same memory, less its measured
  * WebAssembly memory (`modelBytes`: weights and runtime; the files' size before that is known) and
  * the JS reserve, for its own blocks' keys/values — right-padded, as every shard's are. The shard
- * that admits the fewest positions bounds the batch. No prefix cache.
+ * that admits the fewest positions bounds the batch. No prefix cache. This budget assumes the shard
+ * isolate is this front's alone; Durable Object instances of one class may share an isolate, and
+ * the shard then refuses what would take the isolate past the same budget (src/shard/memory.ts).
  */
 export function shardedKvBudget(manifest: ModelManifest, shards: readonly { layers: readonly [number, number]; modelBytes: number }[], limits: Omit<MemoryLimits, "prefixCacheBytes">): KvBudget {
   const budgets = shards.map(({ layers, modelBytes }) => {

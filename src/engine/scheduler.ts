@@ -7,9 +7,13 @@
 // A row alone in the batch whose request asks for prompt lookup feeds draft tokens after its last
 // token, and keeps those the model agrees with (prompt-lookup.ts; only alone, as Hugging Face's
 // assisted decoding only runs with batch size 1: rows of one step would accept different counts).
-import { StepTimer, stepsUntilStart } from "./admission";
-import { checkFits, withHeadroom, type KvBudget } from "./kv-budget";
-import type { Forward, KvCache } from "./forward";
+// A model may refuse a step for memory held outside this isolate (ForwardOverloadedError: a sharded
+// model's shard isolate, shared with other fronts): a refused prefill goes back to the head of the
+// queue and waits like one that does not fit the batch yet (503 overloaded once its budget runs
+// out); a refused decode step is tried again, its rows as they were.
+import { RefusalBackoff, StepTimer, stepsUntilStart } from "./admission";
+import { checkFits, kvBytesFor, type KvBudget } from "./kv-budget";
+import { ForwardOverloadedError, type Forward, type KvCache } from "./forward";
 import { detachBuffers, repeatRows, selectRows } from "./kv";
 import type { KvLayout } from "./kv-layout";
 import type { PrefixCache } from "./prefix-cache";
@@ -20,8 +24,9 @@ import { batchInterrupt, type Budget } from "./stopping";
 export interface GenerationJob extends SequenceSpec {
   numSequences: number;
   budget: Budget;
-  /** Called once, when the job leaves the queue and its prefill begins. */
-  onStart?: () => void;
+  /** Called once, when the job's prompt is prefilled and its rows join the batch (until then it may
+   * still be refused with an error status), with the time its prefill began (its wait ended). */
+  onStart?: (prefillStartedAt: number) => void;
 }
 
 export interface JobResult {
@@ -77,6 +82,8 @@ interface Job {
   cachedTokens: number;
   steps: number;
   failed: boolean;
+  /** Why the model last refused its prefill (it waits for room), or null. */
+  refused: string | null;
 }
 
 interface Slot {
@@ -105,6 +112,8 @@ export class BatchScheduler {
   private readonly rowsLeft: (ids: string[]) => void;
   private readonly promptLookup: boolean;
   private readonly stepTimer = new StepTimer();
+  private readonly admitBackoff = new RefusalBackoff();
+  private readonly stepBackoff = new RefusalBackoff();
   /** When the running batch's previous step started (null: the batch was empty). workerd's clock
    * only moves across I/O, so a step is timed start to start, pauses and newcomers' prefills included. */
   private lastStepAt: number | null = null;
@@ -155,7 +164,7 @@ export class BatchScheduler {
       ));
     }
     const sequences = Array.from({ length: spec.numSequences }, (_, i) => new Sequence(i, spec));
-    const job: Job = { spec, sequences, outcome: null, submittedAt: now, prefillStart: now, prefillEnd: now, cachedTokens: 0, steps: 0, failed: false };
+    const job: Job = { spec, sequences, outcome: null, submittedAt: now, prefillStart: now, prefillEnd: now, cachedTokens: 0, steps: 0, failed: false, refused: null };
     this.waiting.push(job);
     return this.drive(job);
   }
@@ -209,7 +218,8 @@ export class BatchScheduler {
       } else {
         const waited = job.prefillStart - job.submittedAt;
         const wait = this.expectedWaitMs(job.spec.numSequences) ?? 1000;
-        this.fail(job, new SchedulerBusyError(`this request waited ${waited} ms for a batch slot and its time budget ran out before it could start`, Math.max(1, Math.ceil(wait / 1000))));
+        const why = job.refused ? `room for its keys/values (${job.refused})` : "a batch slot";
+        this.fail(job, new SchedulerBusyError(`this request waited ${waited} ms for ${why} and its time budget ran out before it could start`, Math.max(1, Math.ceil(wait / 1000))));
       }
       return false;
     });
@@ -221,6 +231,7 @@ export class BatchScheduler {
     this.choose();
     if (this.slots.length === 0) {
       this.lastStepAt = null;
+      if (this.waiting.length > 0) await this.backOff(this.admitBackoff);
       return;
     }
     await this.pause();
@@ -230,21 +241,29 @@ export class BatchScheduler {
   /** Prefill waiting requests that fit (first come, first served) and stack their rows in. */
   private async admit(): Promise<void> {
     let kept = false;
-    while (this.waiting.length > 0 && this.hasRoomFor(this.waiting[0].spec)) {
+    while (this.waiting.length > 0 && this.admitBackoff.waitMs(Date.now()) === 0 && this.hasRoomFor(this.waiting[0].spec)) {
       const job = this.waiting.shift()!;
       // The running rows' logits are views a prefill's forward overwrites (TokenHead.lastLogits).
       if (!kept) for (const slot of this.slots) if (slot.logits?.count === 1) slot.logits = only(slot.logits.at(0).slice());
       kept = true;
       const { budget } = job.spec;
       job.prefillStart = budget.now();
-      job.spec.onStart?.();
       let prefill: { present: KvCache; logits: Float32Array };
       try {
         prefill = await this.prefill(job);
       } catch (error) {
+        if (error instanceof ForwardOverloadedError) {
+          // No room in the model for its rows yet: first in the queue again, as if the batch were full.
+          job.refused = error.message;
+          this.waiting.unshift(job);
+          this.admitBackoff.refused(Date.now());
+          break;
+        }
         this.fail(job, error);
         continue;
       }
+      this.admitBackoff.taken();
+      job.spec.onStart?.(job.prefillStart);
       job.prefillEnd = budget.now();
       // The sequences share the prompt: its keys/values were computed once, now one row each. The
       // prefill's arrays are this job's alone (the prefix cache keeps copies): once repeated or
@@ -267,7 +286,14 @@ export class BatchScheduler {
     const budget = this.limits.budget;
     if (!budget || this.slots.length === 0) return true; // alone, submit() already checked it fits
     const longest = Math.max(reach(spec), ...this.slots.map((slot) => reach(slot.job.spec)));
-    return (this.slots.length + spec.numSequences) * withHeadroom(longest) * budget.bytesPerPosition <= budget.batchBytes;
+    return kvBytesFor(budget.bytesPerPosition, this.slots.length + spec.numSequences, longest) <= budget.batchBytes;
+  }
+
+  /** After the model refused a step: wait out the backoff, or less when a waiting request's budget ends sooner. */
+  private async backOff(backoff: RefusalBackoff): Promise<void> {
+    const budgets = this.waiting.flatMap(({ spec: { budget } }) => (budget.deadline === null ? [] : [budget.deadline - budget.now()]));
+    const ms = Math.min(backoff.waitMs(Date.now()), ...budgets);
+    if (ms > 0) await new Promise<void>((resolve) => setTimeout(resolve, ms));
   }
 
   /** The prompt's keys/values and next-token logits, reusing a cached prefix where there is one. */
@@ -286,6 +312,7 @@ export class BatchScheduler {
       attentionMask: promptIds.map(() => 1),
       positionIds: fresh.map((_, i) => from + i),
       past,
+      reserve: { positions: reach(job.spec), rows: job.sequences.length },
     });
     // A compact cache that is not grown in place: the prefix cache copies it as it is.
     const present = this.layout.next(past, output.kv, [from], fresh.length, false);
@@ -328,6 +355,7 @@ export class BatchScheduler {
 
   /** One token for every running row (a row alone: its drafts too), in one forward pass. */
   private async step(): Promise<void> {
+    await this.backOff(this.stepBackoff);
     const kv = this.kv!;
     const slots = this.slots;
     const drafts = this.draftsFor(slots);
@@ -361,7 +389,14 @@ export class BatchScheduler {
         slot.drafts = drafts;
       });
       for (const job of new Set(slots.map((slot) => slot.job))) job.steps++;
+      this.stepBackoff.taken();
     } catch (error) {
+      if (error instanceof ForwardOverloadedError) {
+        // Nothing was lost: the rows keep their state and take the same step again after a wait.
+        this.stepBackoff.refused(Date.now());
+        this.lastStepAt = null;
+        return;
+      }
       // The batch's state is unknown now: fail the requests in it and start clean.
       for (const job of new Set(slots.map((slot) => slot.job))) this.fail(job, error);
       if (kv.rows) this.rowsLeft(kv.rows.map((row) => row.id));

@@ -21,6 +21,14 @@ export interface ShardRow {
    * `past` is then the source row's length. The source row stays as it is.
    */
   copyOf?: string;
+  /**
+   * Positions this row may reach (prompt and every token it may generate): the shard charges the
+   * row that many from its first step, so a row it took is never refused room to grow. Absent: the
+   * positions it holds.
+   */
+  reach?: number;
+  /** Rows still to be made from this one (copyOf) in later steps, charged with it from now. */
+  forks?: number;
 }
 
 export interface ShardStepRequest {
@@ -57,6 +65,26 @@ export interface ShardStatus {
   wasmBytes: number;
   kvBytes: number;
   loadMs: number;
+  /** This shard's isolate as a whole: every Durable Object instance it runs (src/shard/memory.ts). */
+  isolate: ShardIsolateStatus;
+}
+
+/**
+ * Durable Object instances of one class may share an isolate: each front isolate's instance of a
+ * shard then holds keys/values in the same 128 MB. The shard counts them isolate-wide.
+ */
+export interface ShardIsolateStatus {
+  /** Instances in this isolate that hold rows now (or are admitting their first). */
+  instances: number;
+  /** Rows held across them, and keys/values held in JS, bytes. */
+  rows: number;
+  kvBytes: number;
+  /** What they are charged (kv-budget.ts's cost model: every copy, each row's reach), and the limit. */
+  chargedBytes: number;
+  /** null: ISOLATE_MEMORY_BYTES = 0, no byte limit. */
+  budgetBytes: number | null;
+  /** Steps refused since the isolate started (ShardOverloaded). */
+  refusals: number;
 }
 
 /** What the front calls on a shard (Durable Object RPC). */
@@ -79,5 +107,22 @@ export class ShardStateLost extends Error {
 }
 
 /** Whether an error that crossed RPC (only its message survives) is a ShardStateLost. */
-export const isShardStateLost = (error: unknown): boolean =>
-  error instanceof Error && (error.name === SHARD_STATE_LOST || error.message.startsWith(`${SHARD_STATE_LOST}:`));
+export const isShardStateLost = (error: unknown): boolean => isNamed(error, SHARD_STATE_LOST);
+
+export const SHARD_OVERLOADED = "ShardOverloaded";
+
+/**
+ * The step would take the shard's isolate past its keys/values budget (other instances in the same
+ * isolate hold the rest). Refused before anything was allocated or changed: the rows it holds are
+ * intact. Not a lost shard: the front waits for room as for a full batch, it rebuilds nothing.
+ */
+export class ShardOverloaded extends Error {
+  override name = SHARD_OVERLOADED;
+  constructor(detail: string) {
+    super(`${SHARD_OVERLOADED}: ${detail}`);
+  }
+}
+
+export const isShardOverloaded = (error: unknown): boolean => isNamed(error, SHARD_OVERLOADED);
+
+const isNamed = (error: unknown, name: string): boolean => error instanceof Error && (error.name === name || error.message.startsWith(`${name}:`));

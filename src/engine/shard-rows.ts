@@ -14,6 +14,8 @@ export interface PlannedRow extends ShardRow {
 export class ShardRows {
   /** Tokens fed to each row the shards may hold (live rows, and rows not yet released). */
   private readonly tokens = new Map<string, number[]>();
+  /** Positions each row may reach (its request's prompt and max_new_tokens), sent with its steps. */
+  private readonly reach = new Map<string, number>();
   /** Rows that left, not yet forgotten by every shard (a fork may still copy one). */
   private readonly leaving = new Set<string>();
   private next = 0;
@@ -26,9 +28,13 @@ export class ShardRows {
     return { live: [...this.tokens.keys()].filter((id) => !this.leaving.has(id)).length, leaving: this.leaving.size };
   }
 
-  /** Names for `count` new rows (a prefill from the start). */
-  fresh(count: number): PlannedRow[] {
-    return Array.from({ length: count }, () => ({ id: `${this.prefix}${this.next++}`, past: 0, history: [] }));
+  /** Names for `count` new rows (a prefill from the start), each to reach `reach` positions, with `forks` copies to come. */
+  fresh(count: number, reserve?: { positions: number; rows: number }): PlannedRow[] {
+    return Array.from({ length: count }, () => {
+      const id = `${this.prefix}${this.next++}`;
+      if (reserve) this.reach.set(id, reserve.positions);
+      return { id, past: 0, history: [], ...(reserve && { reach: reserve.positions, forks: reserve.rows - 1 }) };
+    });
   }
 
   /**
@@ -44,7 +50,9 @@ export class ShardRows {
       if (positionIds[r * seq] !== history.length) {
         throw new Error(`row ${row.id} holds ${history.length} positions, the step starts at position ${positionIds[r * seq]}`);
       }
-      return { id: row.id, past: history.length, history, ...(source !== undefined && { copyOf: source }) };
+      const reach = this.reach.get(row.id) ?? (row.copyOf !== undefined ? this.reach.get(row.copyOf) : undefined);
+      if (reach !== undefined) this.reach.set(row.id, reach);
+      return { id: row.id, past: history.length, history, ...(source !== undefined && { copyOf: source }), ...(reach !== undefined && { reach }) };
     });
   }
 
@@ -75,6 +83,7 @@ export class ShardRows {
     for (const id of ids) {
       this.leaving.delete(id);
       this.tokens.delete(id);
+      this.reach.delete(id);
     }
   }
 }

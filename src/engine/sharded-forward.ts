@@ -8,9 +8,12 @@
 // Then every row of the step is released on every shard and rebuilt from the tokens it was fed
 // (ShardRows), and the step is tried again — the same numbers as before, only later. After a
 // bounded number of attempts the step fails with ShardUnavailableError (a 503, never a hang).
-import type { Forward, ForwardInput, ForwardOutput } from "./forward";
+// A shard can also refuse a step for memory (ShardOverloaded: its isolate is shared with other
+// fronts' instances): nothing was lost, so nothing is rebuilt; the step fails with
+// ForwardOverloadedError and the scheduler waits for room, as for a full batch.
+import { ForwardOverloadedError, type Forward, type ForwardInput, type ForwardOutput } from "./forward";
 import type { TiedEmbedding } from "./lm-head/index";
-import { type ShardApi, type ShardRow, type ShardStatus, type ShardStepRequest } from "./shard-protocol";
+import { isShardOverloaded, type ShardApi, type ShardRow, type ShardStatus, type ShardStepRequest } from "./shard-protocol";
 import { ShardRows, type PlannedRow } from "./shard-rows";
 
 /**
@@ -76,7 +79,10 @@ export class ShardedModel {
 
   /** Every shard forgets the rows that left. */
   async flush(): Promise<void> {
-    const ids = this.rows.releasable();
+    await this.release(this.rows.releasable());
+  }
+
+  private async release(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     await Promise.all(this.shards().map((i) => this.call(i, (shard) => shard.release(ids))));
     this.rows.released(ids);
@@ -98,7 +104,7 @@ export class ShardedModel {
       planned = this.rows.plan(input.past.rows, positionIds, seq);
     } else {
       if (positionIds.some((p, i) => p !== i % seq)) throw new Error("a sharded model prefills from position 0 (no prefix cache)");
-      planned = this.rows.fresh(input.batch);
+      planned = this.rows.fresh(input.batch, input.reserve);
     }
     const ids = new Set(planned.map((row) => row.id));
     let lastError: unknown = null;
@@ -113,7 +119,7 @@ export class ShardedModel {
           // Whatever each shard holds of these rows now, they are rebuilt from their tokens alone.
           release = [...new Set([...this.rows.releasable(), ...ids])];
           release = await this.refill(planned, release);
-          rows = planned.map(({ id, history }) => ({ id, past: history.length, history }));
+          rows = planned.map(({ id, history, reach }) => ({ id, past: history.length, history, reach }));
         }
         const hidden = await this.chunked(rows, seq, inputIds, release);
         this.rows.released(release.filter((id) => !ids.has(id)));
@@ -128,6 +134,7 @@ export class ShardedModel {
           kv: { positions: seq, tensors: [], rows: rows.map(({ id }) => ({ id })) },
         };
       } catch (error) {
+        if (error instanceof Error && isShardOverloaded(error.cause)) throw await this.refused(error, input.past ? [] : [...ids]);
         lastError = error;
       }
     }
@@ -135,6 +142,17 @@ export class ShardedModel {
     this.rows.drop(ids);
     void this.flush().catch(() => undefined);
     throw new ShardUnavailableError(`the model's shards failed ${this.attempts} times in a row: ${messageOf(lastError)}`);
+  }
+
+  /**
+   * A shard had no room for the step: rows it would have started (`fresh`) are forgotten by every
+   * shard that took them, running rows stay as the front knows them (a shard that ran the step
+   * holds more of them, which the next step cuts back to what it sends).
+   */
+  private async refused(error: Error, fresh: string[]): Promise<ForwardOverloadedError> {
+    this.rows.drop(fresh);
+    await this.release(fresh).catch(() => undefined); // or with the next step that carries releases
+    return new ForwardOverloadedError(`the model's shards have no room for these rows now (${error.message})`);
   }
 
   /**
@@ -146,7 +164,7 @@ export class ShardedModel {
     const byLength = new Map<number, PlannedRow[]>();
     for (const row of rows) if (row.history.length > 0) byLength.set(row.history.length, [...(byLength.get(row.history.length) ?? []), row]);
     for (const [length, group] of byLength) {
-      await this.chunked(group.map(({ id, history }) => ({ id, past: 0, history })), length, group.flatMap((row) => row.history), release);
+      await this.chunked(group.map(({ id, history, reach }) => ({ id, past: 0, history, reach })), length, group.flatMap((row) => row.history), release);
       release = [];
     }
     return release;
@@ -178,7 +196,7 @@ export class ShardedModel {
 
   /** One step through every shard in order; the last shard's output for each row's last position. */
   private async pipeline(rows: readonly ShardRow[], seq: number, embeds: Float32Array, positionIds: number[], release: string[]): Promise<Float32Array> {
-    const wire = rows.map(({ id, past, copyOf }): ShardRow => (copyOf === undefined ? { id, past } : { id, past, copyOf }));
+    const wire = rows.map(({ id, past, copyOf, reach, forks }): ShardRow => ({ id, past, ...(copyOf !== undefined && { copyOf }), ...(reach !== undefined && { reach }), ...(forks ? { forks } : {}) }));
     let hidden = embeds;
     for (let i = 0; i < this.options.count; i++) {
       const lastOnly = i === this.options.count - 1;

@@ -19,8 +19,9 @@ export type CacheSource = "model" | "memory" | "edge" | "coalesced";
 export interface RunOptions {
   signal?: AbortSignal;
   listener?: GenerationListener;
-  /** Called when the engine starts this request (it got its batch slot); never for cache hits. */
-  onStart?: () => void;
+  /** Called when the engine starts this request (its prompt is prefilled in the batch), with the time
+   * its prefill began; never for cache hits. */
+  onStart?: (prefillStartedAt: number) => void;
 }
 
 /** A validated request, tokenized and planned against the model's manifest (no weights loaded). */

@@ -31,7 +31,7 @@ export async function handleGenerate(c: Context<AppEnv>): Promise<Response> {
   }
   return startedJson(c, {
     headers: cacheHeader,
-    headersAtStart: () => ({ "Server-Timing": serverTiming({ tokenize_ms, queue_ms: Date.now() - prepared.planned.plannedAt, cache }) }),
+    headersAtStart: (prefillStartedAt) => ({ "Server-Timing": serverTiming({ tokenize_ms, queue_ms: prefillStartedAt - prepared.planned.plannedAt, cache }) }),
     run(options) {
       const running = prepared.run(options);
       keepAlive(c, running);

@@ -10,6 +10,14 @@ const shardInfo = z.strictObject({
   wasm_bytes: z.int().meta({ description: "The shard isolate's WebAssembly memory (weights and runtime)." }),
   kv_bytes: z.int().meta({ description: "Keys/values it holds now." }),
   load_ms: z.number(),
+  isolate: z.strictObject({
+    instances: z.int().meta({ description: "Durable Object instances of this shard in the same isolate that hold rows now (each front isolate has its own; the platform may run several in one isolate)." }),
+    rows: z.int(),
+    kv_bytes: z.int().meta({ description: "Keys/values all of them hold now." }),
+    charged_bytes: z.int().meta({ description: "What they are charged: every copy of a step, each row up to the positions it may reach." }),
+    budget_bytes: z.int().nullable().meta({ description: "ISOLATE_MEMORY_BYTES less the isolate's WebAssembly memory at load and the JS reserve; null: no byte limit." }),
+    refusals: z.int().meta({ description: "Steps refused since the isolate started because they would take it past its budget (the front waits for room)." }),
+  }).meta({ description: "The shard's isolate as a whole, across every instance it runs." }),
 });
 
 export const infoResponse = z.strictObject({

@@ -60,6 +60,14 @@ async function describeShards(shards: NonNullable<Engine["shards"]>) {
       wasm_bytes: s.wasmBytes,
       kv_bytes: s.kvBytes,
       load_ms: s.loadMs,
+      isolate: {
+        instances: s.isolate.instances,
+        rows: s.isolate.rows,
+        kv_bytes: s.isolate.kvBytes,
+        charged_bytes: s.isolate.chargedBytes,
+        budget_bytes: s.isolate.budgetBytes,
+        refusals: s.isolate.refusals,
+      },
     })),
   };
 }

@@ -22,16 +22,21 @@ export interface StartedJsonOptions<T> {
   render(outcome: T): { body: unknown; headers?: Record<string, string> };
   /** Headers known before the run (e.g. x-cache); sent with the 200 once the engine starts. */
   headers: Record<string, string>;
-  /** Headers computed when the engine starts the run, just before the 200 goes out (Server-Timing). */
-  headersAtStart?: () => Record<string, string>;
+  /** Headers computed when the engine starts the run, just before the 200 goes out (Server-Timing),
+   * given the time its prefill began. */
+  headersAtStart?: (prefillStartedAt: number) => Record<string, string>;
   errorBody(error: ReturnType<typeof toApiError>): unknown;
 }
 
 export async function startedJson<T>(c: Context<AppEnv>, options: StartedJsonOptions<T>): Promise<Response> {
   // Made before the run starts (the run needs its signal); returned only if the engine starts it.
   const body = bodyWriter(c.req.raw.signal);
-  let onStart!: () => void;
-  const started = new Promise<void>((resolve) => (onStart = resolve));
+  let onStart!: (prefillStartedAt: number) => void;
+  let prefillStartedAt = 0;
+  const started = new Promise<void>((resolve) => (onStart = (at) => {
+    prefillStartedAt = at;
+    resolve();
+  }));
   let streaming = false;
   let lastBeat = Date.now();
   const heartbeat = () => {
@@ -63,6 +68,6 @@ export async function startedJson<T>(c: Context<AppEnv>, options: StartedJsonOpt
   // Content-Encoding identity: Cloudflare (and wrangler dev) would otherwise gzip a JSON body for
   // clients that accept it, and the compressor holds the whitespace back until the body ends —
   // then a disconnect is noticed only at the very end.
-  const atStart = options.headersAtStart?.() ?? {};
+  const atStart = options.headersAtStart?.(prefillStartedAt) ?? {};
   return new Response(body.stream, { status: 200, headers: { "content-type": "application/json", "content-encoding": "identity", "cache-control": "no-store", ...options.headers, ...atStart } });
 }

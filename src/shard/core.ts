@@ -5,12 +5,15 @@
 // the batch's past is taken as it is when the rows are the last step's, in the same order, each
 // where it ended (a decode step), or assembled from the rows (rows.ts) when the batch changed.
 // Steps and releases run one at a time (one onnxruntime session; Durable Object RPC calls interleave
-// at every await).
+// at every await). Before a step computes anything, the isolate's ledger (memory.ts) admits what the
+// instance will hold after it, or the step fails with ShardOverloaded, nothing changed.
 import type { KvCache } from "../engine/forward";
 import { appendRightPadded, kvBytes } from "../engine/kv";
+import { kvBytesLeft } from "../engine/kv-budget";
 import { ShardStateLost, type ShardApi, type ShardRow, type ShardStatus, type ShardStepRequest, type ShardStepResult } from "../engine/shard-protocol";
 import type { ShardInfo } from "../model/manifest";
 import type { ShardForward } from "./graph";
+import { isolateStatus, KvAccount } from "./memory";
 import { assembleBatch, discard, splitRows, truncateRow, type RowKv, type Shape } from "./rows";
 import { checkStep } from "./validate";
 
@@ -23,6 +26,11 @@ export interface ShardCoreOptions {
   /** WebAssembly memory now (onnxruntime's heap), for status(); 0 where unknown. */
   wasmBytes?: () => number;
   loadMs?: number;
+  /** The Durable Object's id: a new core under the same one replaces the last in the isolate's ledger. */
+  instance?: string;
+  /** The isolate's memory (ISOLATE_MEMORY_BYTES; 0 or absent: no byte limit), the JS reserve, and the
+   * WebAssembly memory the graph took when it loaded. */
+  memory?: { isolateBytes: number; jsReserveBytes: number; modelBytes: number };
 }
 
 interface Batch {
@@ -39,12 +47,16 @@ export class ShardCore implements ShardApi {
   private readonly detached = new Map<string, RowKv>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly shape: Shape;
+  private readonly account: KvAccount;
   /** Steps that reused the last step's batch, and steps that assembled one (tests, status logs). */
   readonly counts = { reused: 0, assembled: 0 };
 
   constructor(private readonly forward: ShardForward, private readonly options: ShardCoreOptions) {
     const [from, to] = options.shard.layers;
     this.shape = { heads: options.heads, headDim: options.width / options.heads, tensors: 2 * (to - from) };
+    const memory = options.memory;
+    const budget = memory && memory.isolateBytes > 0 ? kvBytesLeft(memory.isolateBytes, memory.modelBytes, memory.jsReserveBytes) : null;
+    this.account = new KvAccount(options.instance ?? crypto.randomUUID(), options.width, to - from, budget, () => void this.release([...this.held().keys()]));
   }
 
   step(request: ShardStepRequest): Promise<ShardStepResult> {
@@ -57,17 +69,28 @@ export class ShardCore implements ShardApi {
   }
 
   async status(): Promise<ShardStatus> {
-    const held = [...this.detached.values()].map((kv) => kv.length);
-    this.batch?.ids.forEach((id, i) => id !== null && held.push(this.batch!.lengths[i]));
+    const held = [...this.held().values()];
     return {
       index: this.options.shard.index,
       layers: [...this.options.shard.layers],
       rows: held.length,
       positions: held.reduce((sum, n) => sum + n, 0),
       wasmBytes: this.options.wasmBytes?.() ?? 0,
-      kvBytes: [...this.detached.values()].reduce((sum, kv) => sum + kvBytes(kv), 0) + (this.batch?.kv ? kvBytes(this.batch.kv) : 0),
+      kvBytes: this.kvBytes(),
       loadMs: this.options.loadMs ?? 0,
+      isolate: isolateStatus(this.account.budgetBytes),
     };
+  }
+
+  /** Every row held, and its positions. */
+  private held(): Map<string, number> {
+    const held = new Map([...this.detached].map(([id, kv]) => [id, kv.length]));
+    this.batch?.ids.forEach((id, i) => id !== null && held.set(id, this.batch!.lengths[i]));
+    return held;
+  }
+
+  private kvBytes(): number {
+    return [...this.detached.values()].reduce((sum, kv) => sum + kvBytes(kv), 0) + (this.batch?.kv ? kvBytes(this.batch.kv) : 0);
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
@@ -82,6 +105,9 @@ export class ShardCore implements ShardApi {
     const { rows, seq } = request;
     const lost = rows.filter((row) => !this.holds(row.copyOf ?? row.id, row.past)).map((row) => row.id);
     if (lost.length > 0) throw new ShardStateLost(lost, `shard ${this.options.shard.index}`);
+    const others = this.held();
+    for (const row of rows) others.delete(row.id);
+    this.account.admit(rows, seq, others);
 
     const last = this.batch;
     const reuse = last?.kv && last.ids.length === rows.length && rows.every((row, i) => row.id === last.ids[i] && !row.copyOf && row.past === last.lengths[i]);
@@ -103,6 +129,7 @@ export class ShardCore implements ShardApi {
     discard(before, batch.kv.tensors); // the cache it outgrew (nothing when it grew in place)
     discard(before ? out.kv : null); // the step's new positions, now copied into the cache
     batch.lengths = batch.lengths.map((length) => length + seq);
+    this.account.settle(this.held(), this.kvBytes());
     if (!request.lastOnly || seq === 1) return { hidden: out.hidden, positions: seq };
     const width = this.options.width;
     const hidden = new Float32Array(rows.length * width);
@@ -151,5 +178,6 @@ export class ShardCore implements ShardApi {
       discard(this.batch.kv); // nothing left in it to keep
       this.batch = null;
     }
+    this.account.settle(this.held(), this.kvBytes());
   }
 }

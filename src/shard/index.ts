@@ -5,14 +5,16 @@
 //
 // Wiring (tools/sharded/config.ts writes it per model):
 //   shard script "edge-gpt2-shard-<i>"  main = src/shard/index.ts, class GptShard,
-//     vars MODEL = "r2:<prefix>" (the front's), SHARD_INDEX = "<i>"; R2 binding MODEL_BUCKET (the
-//     front's bucket); SHARD_FAULTS = "1" only in tests/dev (enables fault()).
+//     vars MODEL = "r2:<prefix>" (the front's), SHARD_INDEX = "<i>", ISOLATE_MEMORY_BYTES (the
+//     front's, if it sets one); R2 binding MODEL_BUCKET (the front's bucket); SHARD_FAULTS = "1"
+//     only in tests/dev (enables fault()).
 //   front Worker: one Durable Object binding per shard, SHARD_0 … SHARD_{N-1}, each
 //     { class_name = "GptShard", script_name = "edge-gpt2-shard-<i>" }; the front reads N and each
 //     shard's block range from its manifest's `shards` list and calls
 //     env[`SHARD_${i}`].get(env[`SHARD_${i}`].idFromName(<name>)).step(…).
 // Row ids must be unique across every front isolate that reaches the same shard instance.
 import { DurableObject } from "cloudflare:workers";
+import { JS_RESERVE_BYTES, loadConfig } from "../config";
 import type { ShardApi, ShardStatus, ShardStepRequest, ShardStepResult } from "../engine/shard-protocol";
 import type { ShardCore } from "./core";
 import { openShardCore } from "./load";
@@ -22,6 +24,9 @@ export interface ShardEnv {
   /** The front's model, e.g. "r2:gpt2-int8": the shard reads its front manifest there. */
   MODEL: string;
   SHARD_INDEX: string;
+  /** The isolate's memory, as the front's var (default 128 MiB; 0: no byte limit): keys/values of
+   * every instance in the isolate are refused past what it leaves (memory.ts). */
+  ISOLATE_MEMORY_BYTES?: string;
   MODEL_BUCKET?: R2Bucket;
   /** "1": fault() may kill the instance (tests, dev); anything else refuses it. */
   SHARD_FAULTS?: string;
@@ -71,7 +76,9 @@ export class GptShard extends DurableObject<ShardEnv> implements ShardApi {
       if (!this.env.MODEL || !Number.isInteger(index) || index < 0) {
         throw new Error(`shard Worker misconfigured: MODEL=${JSON.stringify(this.env.MODEL)} SHARD_INDEX=${JSON.stringify(this.env.SHARD_INDEX)} (set both in its wrangler config: npm run dev:sharded writes them)`);
       }
-      return openShardCore(this.env.MODEL, index, (name) => (this.env as unknown as Record<string, unknown>)[name]);
+      const isolateBytes = loadConfig({ MODEL: this.env.MODEL, ISOLATE_MEMORY_BYTES: this.env.ISOLATE_MEMORY_BYTES }).limits.isolateMemoryBytes;
+      const identity = { instance: this.ctx.id.toString(), isolateBytes, jsReserveBytes: JS_RESERVE_BYTES };
+      return openShardCore(this.env.MODEL, index, (name) => (this.env as unknown as Record<string, unknown>)[name], identity);
     })();
     this.loading.catch(() => (this.loading = null));
     return this.loading;

@@ -21,13 +21,24 @@ export interface ShardGraph {
   forward: ShardForward;
   location: string;
   loadMs: number;
+  /** The isolate's WebAssembly memory once the graph loaded and ran its warm-up step. */
+  wasmBytes: number;
+}
+
+/** Who the new core is and the isolate it counts keys/values in (memory.ts). */
+export interface CoreIdentity {
+  /** The Durable Object's id. */
+  instance: string;
+  /** ISOLATE_MEMORY_BYTES (0: no byte limit) and the JS reserve: the front's figures. */
+  isolateBytes: number;
+  jsReserveBytes: number;
 }
 
 /** Loaded graphs of this isolate, by MODEL and index; a failed load is dropped so the next call retries. */
 const graphs = new Map<string, Promise<ShardGraph>>();
 
 /** A new instance's core (no rows) on the isolate's graph of shard `index`, loaded on first use. */
-export async function openShardCore(spec: string, index: number, binding: (name: string) => unknown): Promise<ShardCore> {
+export async function openShardCore(spec: string, index: number, binding: (name: string) => unknown, identity: CoreIdentity): Promise<ShardCore> {
   const key = `${spec}#${index}`;
   let loading = graphs.get(key);
   if (!loading) {
@@ -35,9 +46,10 @@ export async function openShardCore(spec: string, index: number, binding: (name:
     graphs.set(key, loading);
     loading.catch(() => graphs.delete(key));
   }
-  const { manifest, forward, loadMs } = await loading;
+  const { manifest, forward, loadMs, wasmBytes } = await loading;
   const arch = manifest.architecture;
-  return new ShardCore(forward, { shard: manifest.shard!, heads: arch.n_head, width: arch.n_embd, positions: arch.n_positions, wasmBytes: ortMemoryBytes, loadMs });
+  const memory = { isolateBytes: identity.isolateBytes, jsReserveBytes: identity.jsReserveBytes, modelBytes: wasmBytes };
+  return new ShardCore(forward, { shard: manifest.shard!, heads: arch.n_head, width: arch.n_embd, positions: arch.n_positions, wasmBytes: ortMemoryBytes, loadMs, instance: identity.instance, memory });
 }
 
 /** `spec` is the front's MODEL ("r2:<prefix>", "assets:<dir>", "fetcher:<BINDING>/<dir>"). */
@@ -69,7 +81,7 @@ export async function loadShardGraph(spec: string, index: number, binding: (name
     await session.release();
     throw new Error(`${files.location}: the shard's graph does not match its manifest (${error instanceof Error ? error.message : String(error)})`);
   }
-  return { manifest, forward, location: files.location, loadMs: Date.now() - started };
+  return { manifest, forward, location: files.location, loadMs: Date.now() - started, wasmBytes: ortMemoryBytes() };
 }
 
 /** One run at a time on the session, whichever instance's core asks (they may overlap in a reset). */

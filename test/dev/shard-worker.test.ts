@@ -1,7 +1,8 @@
 // Shard Workers in workerd (issue 14): a sharded model in local R2, two shard Worker scripts and a
 // caller standing in for the front in one `wrangler dev` (as `npm run dev:sharded` runs them), the
 // Durable Objects reached over RPC through SHARD_<i> bindings. Their numbers are the shard runtime's
-// in Node bit for bit; a killed shard comes back empty and says ShardStateLost for its rows.
+// in Node bit for bit; a killed shard comes back empty and says ShardStateLost for its rows; two
+// instances of one shard (two front isolates' names) run in one isolate and share its ledger.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -41,8 +42,8 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function call<T>(action: string, index: number, body?: unknown): Promise<T> {
-  const response = await fetch(`${dev.url}/${action}/${index}`, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
+async function call<T>(action: string, index: number, body?: unknown, instance = "shard"): Promise<T> {
+  const response = await fetch(`${dev.url}/${action}/${index}?instance=${instance}`, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
   const json = (await response.json()) as T & { message?: string };
   if (!response.ok) throw Object.assign(new Error(json.message), json);
   return json;
@@ -96,5 +97,20 @@ describe("shard Workers in wrangler dev", () => {
     const { remote, local } = await step([{ id: "p", past: 0 }, { id: "q", past: 0 }], 5, 33);
     expect(compareBits(remote, local)).toBe("equal");
     expect(await call<ShardStatus>("status", 1)).toMatchObject({ rows: 2, positions: 10 });
+  });
+
+  it("instances of one shard class under other names run in the same isolate: its ledger counts them all", async () => {
+    const hidden = Array.from({ length: 3 * E }, (_, i) => Math.sin(i) * 0.5);
+    const request = { rows: [{ id: "o", past: 0, reach: 20 }], seq: 3, hidden, positionIds: [0, 1, 2], release: [], lastOnly: false };
+    await call("step", 0, request, "other-front");
+    const mine = await call<ShardStatus>("status", 0);
+    const other = await call<ShardStatus>("status", 0, undefined, "other-front");
+    expect(other.rows).toBe(1);
+    // One module state for both Durable Object instances: the production case the ledger is for.
+    expect(mine.isolate).toEqual(other.isolate);
+    expect(mine.isolate).toMatchObject({ instances: 2, rows: mine.rows + other.rows, kvBytes: mine.kvBytes + other.kvBytes });
+    expect(mine.isolate.budgetBytes).toBeGreaterThan(0); // ISOLATE_MEMORY_BYTES from the front's config
+    await call("release", 0, { ids: ["o"] }, "other-front");
+    expect((await call<ShardStatus>("status", 0)).isolate).toMatchObject({ instances: 1, rows: mine.rows });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFits, KvBudgetError, kvBudget, longestAlone, shardedKvBudget } from "../../src/engine/kv-budget";
+import { checkFits, KV_COPIES, KvBudgetError, kvBudget, kvBytesFor, kvBytesLeft, kvBytesPerPosition, longestAlone, shardedKvBudget } from "../../src/engine/kv-budget";
 import { BatchScheduler, type GenerationJob } from "../../src/engine/scheduler";
 import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
 import { fakeManifest, fakeModel, fakeScheduler } from "./fake-model";
@@ -74,5 +74,29 @@ describe("the scheduler with a KV byte budget", () => {
     const scheduler = fakeScheduler(model);
     await Promise.all([1, 2, 3].map((i) => scheduler.submit(job([i, i, i, i]))));
     expect(Math.max(...model.calls.map((c) => c.batch))).toBe(3);
+  });
+});
+
+describe("the one cost model of keys/values", () => {
+  it("counts each block's key and value, fp32, times every copy alive in a step; rows padded to the longest, with headroom", () => {
+    expect(KV_COPIES).toBe(4);
+    expect(kvBytesPerPosition(768, 3)).toBe(3 * 2 * 768 * 4 * 4);
+    expect(kvBytesPerPosition(1024, 0)).toBe(0);
+    // 1,024 positions keep an eighth of headroom; 100 at least 16.
+    expect(kvBytesFor(10, 1, 1024)).toBe(1152 * 10);
+    expect(kvBytesFor(10, 8, 100)).toBe(8 * 116 * 10);
+    expect(kvBytesLeft(128 * MiB, 40 * MiB, 24 * MiB)).toBe(64 * MiB);
+    expect(kvBytesLeft(128 * MiB, 110 * MiB, 24 * MiB)).toBe(0);
+  });
+
+  it("is what the unsharded budget, the sharded front's and checkFits count with", () => {
+    const limits = { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB };
+    expect(kvBudget(distil, 101 * MiB, { ...limits, prefixCacheBytes: 0 }).bytesPerPosition).toBe(kvBytesPerPosition(768, 6));
+    const budget = shardedKvBudget(distil, [{ layers: [0, 2], modelBytes: 50 * MiB }, { layers: [2, 6], modelBytes: 50 * MiB }], limits);
+    expect(budget.bytesPerPosition).toBe(kvBytesPerPosition(768, 4));
+    expect(budget.batchBytes).toBe(kvBytesLeft(128 * MiB, 50 * MiB, 12 * MiB));
+    const fits = Math.floor(budget.batchBytes / kvBytesFor(budget.bytesPerPosition, 1, 100));
+    expect(() => checkFits(budget, fits, 100)).not.toThrow();
+    expect(() => checkFits(budget, fits + 1, 100)).toThrow(KvBudgetError);
   });
 });

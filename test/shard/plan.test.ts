@@ -2,6 +2,7 @@
 // fewest shards whose every estimate fits, or an error that says what one block needs.
 import { describe, expect, it } from "vitest";
 import type { Gpt2Config } from "../../tools/convert/checkpoint";
+import { kvBytesFor, kvBytesPerPosition } from "../../src/engine/kv-budget";
 import { estimateShard, evenRanges, planByMemory } from "../../tools/convert/shard-plan";
 
 const MiB = 2 ** 20;
@@ -20,8 +21,8 @@ describe("shard plan", () => {
   });
 
   it.each([
-    ["GPT-2-124M", GPT2, 4],
-    ["gpt2-medium", MEDIUM, 12],
+    ["GPT-2-124M", GPT2, 6],
+    ["gpt2-medium", MEDIUM, 24],
   ])("plans %s int8 into the fewest shards that each fit 120 MiB", (_, config, shards) => {
     const plan = planByMemory(config, 120 * MiB);
     expect(plan).toHaveLength(shards);
@@ -35,6 +36,12 @@ describe("shard plan", () => {
     const long = estimateShard(GPT2, [3, 6], { prefill: 1024 });
     expect(long.scratchBytes - short.scratchBytes).toBeGreaterThan(40 * MiB);
     expect(estimateShard(GPT2, [0, 3]).weightsBytes - estimateShard(GPT2, [3, 6]).weightsBytes).toBe(1024 * 768 * 4);
+  });
+
+  it("provisions keys/values with the runtime's cost model: what the front admits and each shard isolate checks", () => {
+    // One 1,024-token context (or 8 × 128): every copy the front's budget and the shard's ledger count.
+    expect(estimateShard(GPT2, [3, 5]).kvBytes).toBe(kvBytesFor(kvBytesPerPosition(768, 2), 1, 1024));
+    expect(estimateShard(MEDIUM, [0, 1], { positions: 512 }).kvBytes).toBe(kvBytesFor(kvBytesPerPosition(1024, 1), 1, 512));
   });
 
   it("says what one block needs when even that does not fit", () => {

@@ -2,11 +2,15 @@
 // onnxruntime session behind the real shard runtime (src/shard/core.ts), reached through stubs as
 // the front reaches Durable Objects. The fleet plays the platform's part: it can kill an instance
 // (the call it was to answer fails as a lost connection; later calls reach a fresh instance that
-// holds no rows), evict one (calls simply reach a fresh instance), or keep a shard down.
+// holds no rows), evict one (calls simply reach a fresh instance), keep a shard down, or hold every
+// call until released. Each fleet is one front isolate's set of instances (its own instance names);
+// every fleet's cores count their keys/values in this isolate's one ledger (src/shard/memory.ts,
+// module state), as Durable Object instances of one class sharing an isolate do.
 import { env } from "cloudflare:workers";
+import { JS_RESERVE_BYTES } from "../../src/config";
 import { readManifest } from "../../src/engine/engine";
 import { createSession, ort } from "../../src/engine/ort";
-import type { ShardApi } from "../../src/engine/shard-protocol";
+import type { ShardApi, ShardStatus } from "../../src/engine/shard-protocol";
 import type { ModelManifest } from "../../src/model/manifest";
 import { modelFiles } from "../../src/model/source";
 import { ShardCore } from "../../src/shard/core";
@@ -45,19 +49,29 @@ async function load(model: string): Promise<{ front: ModelManifest; shards: Load
 export class ShardFleet {
   /** The instance each shard's stubs reach now. */
   private readonly instances: ShardCore[];
+  private readonly name: string;
   /** Shards whose next call fails: their instance died under it. */
   private readonly dying = new Set<number>();
   private readonly down = new Map<number, "fail" | "hang">();
   /** Calls that failed because their instance was killed, per shard. */
   readonly lost: number[];
+  /** While set, every call waits for it. */
+  private gate: Promise<void> | null = null;
 
-  constructor(private readonly shards: Loaded[]) {
+  /**
+   * `instance`: the front's instance name (unique per fleet by default); `isolateMemoryBytes`: the
+   * shards' ISOLATE_MEMORY_BYTES (0, the default: no byte limit). No WebAssembly is counted as the
+   * model's: this test isolate's heap holds every test model.
+   */
+  constructor(private readonly shards: Loaded[], private readonly options: { instance?: string; isolateMemoryBytes?: number } = {}) {
+    this.name = options.instance ?? crypto.randomUUID();
     this.instances = shards.map((_, i) => this.fresh(i));
     this.lost = shards.map(() => 0);
   }
 
   readonly connect = (index: number): ShardApi => {
-    const call = <T>(task: (core: ShardCore) => Promise<T>): Promise<T> => {
+    const call = async <T>(task: (core: ShardCore) => Promise<T>): Promise<T> => {
+      while (this.gate) await this.gate;
       if (this.down.get(index) === "hang") return new Promise<T>(() => undefined);
       if (this.dying.delete(index)) this.lost[index]++;
       else if (!this.down.has(index)) return task(this.instances[index]);
@@ -87,18 +101,29 @@ export class ShardFleet {
     else this.down.delete(index);
   }
 
+  /** Every call waits from now until the returned function is called (a front isolate that stalls). */
+  hold(): () => void {
+    let open!: () => void;
+    this.gate = new Promise<void>((resolve) => (open = resolve));
+    return () => {
+      this.gate = null;
+      open();
+    };
+  }
+
   /** A Durable Object namespace binding (SHARD_<index>) whose instances are this fleet's. */
   binding(index: number): { idFromName(name: string): string; get(id: string): ShardApi } {
     return { idFromName: (name) => name, get: () => this.connect(index) };
   }
 
-  status(): Promise<{ rows: number; positions: number }[]> {
+  status(): Promise<ShardStatus[]> {
     return Promise.all(this.instances.map((core) => core.status()));
   }
 
   private fresh(index: number): ShardCore {
     const { manifest, forward } = this.shards[index];
     const arch = manifest.architecture;
-    return new ShardCore(forward, { shard: manifest.shard!, heads: arch.n_head, width: arch.n_embd, positions: arch.n_positions });
+    const memory = { isolateBytes: this.options.isolateMemoryBytes ?? 0, jsReserveBytes: JS_RESERVE_BYTES, modelBytes: 0 };
+    return new ShardCore(forward, { shard: manifest.shard!, heads: arch.n_head, width: arch.n_embd, positions: arch.n_positions, instance: `${this.name}#${index}`, memory });
   }
 }

@@ -6,7 +6,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { Engine, EngineLimits } from "../../src/engine/engine";
-import type { GenerationJob } from "../../src/engine/scheduler";
+import { JS_RESERVE_BYTES } from "../../src/config";
+import { kvBytesFor, kvBytesPerPosition } from "../../src/engine/kv-budget";
+import { SchedulerBusyError, type GenerationJob } from "../../src/engine/scheduler";
 import { loadShardedEngine } from "../../src/engine/sharded-engine";
 import { ShardUnavailableError } from "../../src/engine/sharded-forward";
 import { modelFiles } from "../../src/model/source";
@@ -160,5 +162,92 @@ describe("served over HTTP with Durable Object bindings", () => {
     const response = await app.request("/v1/generate", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: "x", max_new_tokens: 2 }) }, envFor("fetcher:TEST_MODELS/tiny-a-int8-sharded/"));
     expect(response.status).toBe(503);
     expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/SHARD_0/);
+  });
+});
+
+describe("two front isolates whose instances share one shard isolate", () => {
+  // Each front budgets the shard isolate as its own (no front budget here at all); the shard counts
+  // every instance's keys/values in its isolate's ledger and refuses what would not fit. (In this
+  // test isolate both shards' instances count in the one ledger; each shard script has an isolate
+  // of its own in production: the budget below allows for that.)
+  const model = "tiny-a-int8";
+  const A = () => [job([464, 2068, 7586, 21831, 18045], { sampling: SAMPLED, seed: 5, numSequences: 2, maxNewTokens: 12 })];
+  const B = () => [job([40, 41, 42, 43], { maxNewTokens: 10 })];
+  const engines: Engine[] = [];
+  afterEach(async () => {
+    for (const engine of engines.splice(0)) await engine.release();
+  });
+
+  /**
+   * Two fronts on the same shards, the isolate's budget: A's rows alone, or B's, but not both. B's
+   * prefill passes shard 0 and is refused by shard 1 (both count in this isolate's one ledger): the
+   * row shard 0 took must be given back.
+   */
+  async function twoFronts() {
+    const { front, shards } = await openShards(`${model}-sharded`);
+    const charge = (spec: GenerationJob) => shards.reduce((sum, { manifest }) => {
+      const [from, to] = manifest.shard!.layers;
+      return sum + kvBytesFor(kvBytesPerPosition(manifest.architecture.n_embd, to - from), spec.numSequences, spec.promptIds.length + spec.maxNewTokens);
+    }, 0);
+    const [a, b] = [A()[0], B()[0]];
+    const perShardOfB = charge(b) / shards.length; // (tiny-a: one block per shard)
+    expect(charge(a)).toBeGreaterThan(charge(b));
+    const isolateMemoryBytes = JS_RESERVE_BYTES + charge(a) + Math.floor(1.5 * perShardOfB);
+    const files = modelFiles(`fetcher:TEST_MODELS/${model}-sharded`, (name) => Reflect.get(env, name));
+    const fronts = [];
+    for (const name of ["front-a", "front-b"]) {
+      const fleet = new ShardFleet(shards, { instance: name, isolateMemoryBytes });
+      const engine = await loadShardedEngine(files, front, LIMITS, fleet.connect, { backoffMs: 1, maxStepPositions: 5 });
+      engines.push(engine);
+      fronts.push({ fleet, engine });
+    }
+    return { a: fronts[0], b: fronts[1], budget: isolateMemoryBytes - JS_RESERVE_BYTES, charge };
+  }
+
+  it("the second front's request waits, then gets 503 overloaded; the first's ids are the unsharded ones; nothing is left in the shards", async () => {
+    const want = await expected(model, A);
+    const { a, b, budget, charge } = await twoFronts();
+    const gate: { release?: () => void } = {};
+    // A stalls (its calls wait) once its rows are in the shards: they hold their reservation.
+    const first = a.engine.submit({ ...A()[0], listener: { token: () => void (gate.release ??= a.fleet.hold()), finish: () => undefined } });
+    while (!gate.release) await tick();
+    const status = (await b.fleet.status())[0].isolate;
+    expect(status).toMatchObject({ instances: 2, rows: 2, chargedBytes: charge(A()[0]), budgetBytes: budget });
+    const deadline = Date.now() + 400;
+    const refused = await b.engine.submit({ ...B()[0], budget: { deadline, now: Date.now } }).then(() => null, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(SchedulerBusyError);
+    expect((refused as SchedulerBusyError).message).toMatch(/waited \d+ ms for room for its keys\/values \(.*shard 1: ShardOverloaded: .*other instance\(s\) in the shard's isolate/);
+    expect((refused as SchedulerBusyError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(Date.now()).toBeGreaterThanOrEqual(deadline); // it waited its whole budget, not refused at once
+    expect((await b.fleet.status())[0].isolate.refusals).toBeGreaterThan(0);
+    expect(b.engine.activity()).toEqual({ rows: 0, waiting: 0 });
+    expect((await b.fleet.status()).map((s) => s.rows)).toEqual([0, 0]); // shard 0's row of B given back
+    gate.release!();
+    expect((await first).sequences.map((s) => s.tokenIds)).toEqual(want[0]);
+    expect((await a.engine.shards!()).recoveries).toBe(0); // refused, not lost: nothing was rebuilt
+    await expectNothingHeld(a.fleet);
+    await expectNothingHeld(b.fleet);
+    expect((await a.fleet.status()).map((s) => [s.kvBytes, s.isolate.rows, s.isolate.kvBytes, s.isolate.chargedBytes])).toEqual([[0, 0, 0, 0], [0, 0, 0, 0]]);
+  });
+
+  it("a request that waits while the other front's rows run starts once they leave, with the unsharded ids", async () => {
+    const [wantA, wantB] = [await expected(model, A), await expected(model, B)];
+    const { a, b } = await twoFronts();
+    const gate: { release?: () => void } = {};
+    const first = a.engine.submit({ ...A()[0], listener: { token: () => void (gate.release ??= a.fleet.hold()), finish: () => undefined } });
+    while (!gate.release) await tick();
+    const second = b.engine.submit(B()[0]); // no deadline: it waits for room
+    while ((await b.fleet.status())[0].isolate.refusals === 0) await tick();
+    // Refused, and back in the queue (between its tries: each takes it out for the prefill).
+    while (b.engine.activity().waiting === 0) await tick();
+    expect(b.engine.activity()).toEqual({ rows: 0, waiting: 1 });
+    gate.release!();
+    expect((await first).sequences.map((s) => s.tokenIds)).toEqual(wantA[0]);
+    const waited = await second;
+    expect(waited.sequences.map((s) => s.tokenIds)).toEqual(wantB[0]);
+    expect(waited.waitMs).toBeGreaterThan(0);
+    await expectNothingHeld(a.fleet);
+    await expectNothingHeld(b.fleet);
+    expect((await b.fleet.status()).map((s) => s.isolate.chargedBytes)).toEqual([0, 0]);
   });
 });

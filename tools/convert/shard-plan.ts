@@ -6,9 +6,10 @@
 //   base                 onnxruntime's WebAssembly heap with nothing loaded, the shard's JS heap
 //   + weights            int8 matrices 12·E² per block plus fp32 biases, norms, scales (+5% for
 //                        the fp32 rows of outlier channels), and the first shard's position table
-//   + keys/values        per block and position 2·E fp32, times COPIES alive in one step (the row
-//                        cache in JS, the past onnxruntime copies into WASM, the present it
-//                        computes), for the planned positions with the batch's right padding
+//   + keys/values        the runtime's own cost model (src/engine/kv-budget.ts kvBytesPerPosition:
+//                        per block and position 2·E fp32, times every copy alive in a step), for
+//                        the planned positions with the cache's headroom — what the front admits
+//                        and each shard isolate checks, so a plan that fits is one they serve
 //   + prefill scratch    a prefill step of S positions at the end of the context: GroupQueryAttention's
 //                        scores [heads, S, positions] fp32 and the widest activations (the MLP's
 //                        S·n_inner, several); onnxruntime's arena keeps its high-water mark
@@ -16,6 +17,7 @@
 // a 1,024-token prompt in one step needs ~50 MiB more per GPT-2-124M shard (measured).
 // BASE_BYTES is fitted to workerd measurements (README, "Sharded models"; npm run bench:shards);
 // the plan is an estimate, the measurement is bench:shards.
+import { kvBytesFor, kvBytesPerPosition } from "../../src/engine/kv-budget.js";
 import type { Gpt2Config } from "./checkpoint.js";
 
 export type LayerRange = [from: number, to: number];
@@ -23,12 +25,8 @@ export type LayerRange = [from: number, to: number];
 const MiB = 2 ** 20;
 /** onnxruntime-web's heap before any weights (16 MiB) plus the shard Worker's JS heap. */
 export const BASE_BYTES = 18 * MiB;
-/** Key/value copies alive during a step (src/engine/kv-budget.ts, right-padded-append). */
-const COPIES = 3;
 /** What the plan provisions keys/values for: one 1,024-token context, or 8 rows of 128 tokens. */
 export const PLAN_POSITIONS = 1024;
-/** Right padding and growth headroom of a batch (src/engine/kv.ts appendRightPadded: +1/8). */
-const PADDING = 1.125;
 /** Activations alive at once besides the scores, in S·n_inner fp32 arrays. */
 const ACTIVATION_ARRAYS = 3;
 /** Longest prefill step the front sends (positions), unless told otherwise. */
@@ -62,7 +60,7 @@ export function estimateShard(config: Gpt2Config, layers: LayerRange, options: P
   const prefill = Math.min(options.prefill ?? PLAN_PREFILL, positions);
   const blocks = layers[1] - layers[0];
   const weightsBytes = blocks * blockWeightBytes(config) + (layers[0] === 0 ? config.n_positions * E * 4 : 0);
-  const kvBytes = Math.ceil(blocks * 2 * E * 4 * COPIES * positions * PADDING);
+  const kvBytes = kvBytesFor(kvBytesPerPosition(E, blocks), 1, positions);
   const scratchBytes = H * prefill * positions * 4 + ACTIVATION_ARRAYS * prefill * I * 4;
   return { layers, weightsBytes, kvBytes, scratchBytes, totalBytes: BASE_BYTES + weightsBytes + kvBytes + scratchBytes };
 }

@@ -43,6 +43,7 @@ export async function writeShardedConfigs(options: ShardedConfigOptions): Promis
   const absolute = (path: string) => resolve(configDir, path);
   const model = `r2:${options.prefix}`;
   const faults = options.faults ? { SHARD_FAULTS: "1" } : {};
+  const memory = base.vars?.ISOLATE_MEMORY_BYTES === undefined ? {} : { ISOLATE_MEMORY_BYTES: base.vars.ISOLATE_MEMORY_BYTES };
   const shards = Array.from({ length: options.shards }, (_, i) => i);
 
   const front: Raw = {
@@ -65,7 +66,8 @@ export async function writeShardedConfigs(options: ShardedConfigOptions): Promis
     rules: [{ type: "CompiledWasm", globs: ["**/*.wasm"], fallthrough: false }],
     limits: base.limits ?? { cpu_ms: 30_000 },
     r2_buckets: [bucket],
-    vars: { MODEL: model, SHARD_INDEX: String(i), ...faults },
+    // The front's isolate memory: each shard isolate counts its instances' keys/values against it.
+    vars: { MODEL: model, SHARD_INDEX: String(i), ...memory, ...faults },
     durable_objects: { bindings: [{ name: "SHARD", class_name: SHARD_CLASS }] },
     migrations: [{ tag: "v1", new_sqlite_classes: [SHARD_CLASS] }],
     observability: base.observability,

@@ -49,7 +49,7 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
     system_fingerprint: `fp_${manifest.source.weights_sha256.slice(0, 12)}`,
   };
   const log = generationLog(c, "/v1/completions");
-  const run = (signal: AbortSignal, events: ChoiceEvents, onStart?: () => void) => runJobs(log, jobs, signal, events, onStart);
+  const run = (signal: AbortSignal, events: ChoiceEvents, onStart?: (prefillStartedAt: number) => void) => runJobs(log, jobs, signal, events, onStart);
   const cacheHeader = { "x-cache": combinedCacheStatus(jobs.map((job) => job.prepared.cacheStatus)) };
   const tokenize_ms = jobs.reduce((sum, job) => sum + job.prepared.planned.tokenizeMs, 0);
   const plannedAt = Math.max(...jobs.map((job) => job.prepared.planned.plannedAt));
@@ -96,7 +96,7 @@ export async function handleCompletions(c: Context<AppEnv>): Promise<Response> {
   const trackers = new TrackerSet(0);
   return startedJson(c, {
     headers: cacheHeader,
-    headersAtStart: () => ({ "Server-Timing": serverTiming({ tokenize_ms, queue_ms: Date.now() - plannedAt, cache }) }),
+    headersAtStart: (prefillStartedAt) => ({ "Server-Timing": serverTiming({ tokenize_ms, queue_ms: prefillStartedAt - plannedAt, cache }) }),
     run({ signal, onStart, listener }) {
       const running = run(signal, {
         token(index, text, tokenId, logprobs) {
@@ -155,7 +155,7 @@ async function prepareJobs(generation: GenerationService, config: Config, manife
 }
 
 /** Run the prompts one after another (each one batched over its n samples). */
-async function runJobs(log: GenerationLog, jobs: Job[], signal: AbortSignal, events: ChoiceEvents, onStart?: () => void): Promise<GenerationOutcome[]> {
+async function runJobs(log: GenerationLog, jobs: Job[], signal: AbortSignal, events: ChoiceEvents, onStart?: (prefillStartedAt: number) => void): Promise<GenerationOutcome[]> {
   const outcomes: GenerationOutcome[] = [];
   for (const job of jobs) {
     const targets = (sequence: number) => Array.from({ length: job.copies }, (_, k) => job.base + sequence * job.copies + k);

@@ -4,15 +4,17 @@
 //   POST /step/<i> {…ShardStepRequest, hidden: number[]}   one shard's step (JSON numbers: float32 → double → float32 is exact)
 //   POST /run {width, steps: [{rows, seq, release?}], seed}  steps through every shard, hidden states made here
 //   POST /release/<i> {ids}, GET /status/<i>, POST /fault/<i> {afterSteps}
-import { isShardStateLost, type ShardApi, type ShardRow, type ShardStepRequest } from "../../../src/engine/shard-protocol";
+//   ?instance=<name> on any of them: another instance of the shards ("shard" by default), as another
+//   front isolate reaches its own
+import { isShardOverloaded, isShardStateLost, type ShardApi, type ShardRow, type ShardStepRequest } from "../../../src/engine/shard-protocol";
 
 type ShardStub = ShardApi & { fault(afterSteps?: number): Promise<void> };
 type Env = Record<string, DurableObjectNamespace | undefined>;
 
-function shard(env: Env, index: number | string): ShardStub {
+function shard(env: Env, index: number | string, instance = "shard"): ShardStub {
   const namespace = env[`SHARD_${index}`];
   if (!namespace) throw new Error(`no binding SHARD_${index}`);
-  return namespace.get(namespace.idFromName("shard")) as unknown as ShardStub;
+  return namespace.get(namespace.idFromName(instance)) as unknown as ShardStub;
 }
 
 const shardCount = (env: Env) => Object.keys(env).filter((name) => /^SHARD_\d+$/.test(name)).length;
@@ -41,12 +43,13 @@ async function run(env: Env, { width, steps, seed = 1 }: RunBody): Promise<{ ms:
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
-    const [, action, index] = new URL(request.url).pathname.split("/");
+    const url = new URL(request.url);
+    const [, action, index] = url.pathname.split("/");
     if (action === "health") return new Response("ok");
     try {
       const body = request.method === "POST" ? ((await request.json()) as Record<string, unknown>) : {};
       if (action === "run") return Response.json(await run(env, body as unknown as RunBody));
-      const stub = shard(env, index);
+      const stub = shard(env, index, url.searchParams.get("instance") ?? undefined);
       if (action === "step") {
         const result = await stub.step({ ...(body as unknown as ShardStepRequest), hidden: Float32Array.from(body.hidden as number[]) });
         return Response.json({ hidden: Array.from(result.hidden), positions: result.positions });
@@ -57,7 +60,7 @@ export default {
       return new Response("no such route", { status: 404 });
     } catch (error) {
       const { name, message } = error as Error;
-      return Response.json({ name, message, lost: isShardStateLost(error) }, { status: 500 });
+      return Response.json({ name, message, lost: isShardStateLost(error), overloaded: isShardOverloaded(error) }, { status: 500 });
     }
   },
 } satisfies ExportedHandler<Env>;

@@ -3,15 +3,16 @@
 // holds after loading, the JS side needs a reserve, and what is left is the KV budget. A row of
 // `n` positions costs n × bytesPerPosition: every layer's key and value, fp32, times the copies
 // that exist at once during a step. Two in WASM: the past onnxruntime copies in, and the present
-// GroupQueryAttention (or the graph's Concat) computes from it. Two in JS: the batch's cache and
-// the one that replaces it — rows joining, leaving or outgrowing the headroom get new arrays, and
-// left-padded graphs return a whole new present every step — the old one counting until V8's next
-// GC (measured in workerd: the isolate's ArrayBuffers reach well past one copy between GCs; a
-// shard's cache that outgrows its headroom is copied whole before the old one is detached).
+// GroupQueryAttention (or the graph's Concat) computes from it. In JS, the batch's cache — once
+// for right-padded graphs, which return only the step's new positions, written into the cache's
+// headroom: rows joining, leaving or outgrowing it get new arrays, but each old array is detached
+// as soon as its replacement is copied (kv.ts Release), so the old cache and the new are never
+// both held whole. Left-padded graphs return a whole new present every step, copied out of WASM
+// while the old is still the step's input: two JS copies. So three copies, or four.
 // The prefix cache takes its share of the same budget. This is the one cost model of keys/values:
 // the unsharded budget, a sharded front's, each shard isolate's own check (src/shard/memory.ts)
 // and the converter's shard plan (tools/convert/shard-plan.ts) all count with kvBytesPerPosition.
-import type { ModelManifest } from "../model/manifest";
+import type { KvPadding, ModelManifest } from "../model/manifest";
 
 export interface MemoryLimits {
   /** The isolate's memory limit (Workers: 128 MB on every plan). */
@@ -37,16 +38,17 @@ export interface KvBudget {
   jsReserveBytes: number;
 }
 
-/** Copies of a step's keys/values alive at once (see the header), and how many are in WASM. */
-export const KV_COPIES = 4;
+/** Copies of a step's keys/values alive at once, by the graph's padding (see the header); two are in WASM. */
+export const kvCopies = (padding: KvPadding = "left"): number => (padding === "right" ? 3 : 4);
 const WASM_COPIES = 2;
 
 /** A batch cache that grows in place keeps headroom (kv.ts appendRightPadded): an eighth, at least 16. */
 export const withHeadroom = (positions: number) => positions + Math.max(16, positions >> 3);
 
 /** Bytes one position of one row costs an isolate running `blocks` blocks `width` wide: each
- * block's key and value, fp32, times every copy alive during a step. */
-export const kvBytesPerPosition = (width: number, blocks: number): number => blocks * 2 * width * 4 * KV_COPIES;
+ * block's key and value, fp32, times every copy alive during a step (a shard's graphs, and ours
+ * by default, are right-padded). */
+export const kvBytesPerPosition = (width: number, blocks: number, padding: KvPadding = "right"): number => blocks * 2 * width * 4 * kvCopies(padding);
 
 /** What `rows` rows that may each reach `positions` positions cost: padded to the longest, headroom counted. */
 export const kvBytesFor = (bytesPerPosition: number, rows: number, positions: number): number => rows * withHeadroom(positions) * bytesPerPosition;
@@ -56,12 +58,13 @@ export const kvBytesLeft = (isolateBytes: number, modelBytes: number, jsReserveB
 
 export function kvBudget(manifest: ModelManifest, modelBytes: number, limits: MemoryLimits): KvBudget {
   const arch = manifest.architecture;
+  const padding = manifest.io.kv_padding ?? "left";
   const total = kvBytesLeft(limits.isolateBytes, modelBytes, limits.jsReserveBytes);
   const prefixCacheBytes = Math.min(limits.prefixCacheBytes, Math.floor(total / 4));
   return {
-    bytesPerPosition: kvBytesPerPosition(arch.n_embd, arch.n_layer),
+    bytesPerPosition: kvBytesPerPosition(arch.n_embd, arch.n_layer, padding),
     batchBytes: total - prefixCacheBytes,
-    wasmBytes: Math.floor(((total - prefixCacheBytes) * WASM_COPIES) / KV_COPIES),
+    wasmBytes: Math.floor(((total - prefixCacheBytes) * WASM_COPIES) / kvCopies(padding)),
     prefixCacheBytes,
     isolateBytes: limits.isolateBytes,
     modelBytes,
@@ -109,7 +112,7 @@ export function checkFits(budget: KvBudget, rows: number, positions: number): vo
  */
 export function shardedKvBudget(manifest: ModelManifest, shards: readonly { layers: readonly [number, number]; modelBytes: number }[], limits: Omit<MemoryLimits, "prefixCacheBytes">): KvBudget {
   const budgets = shards.map(({ layers, modelBytes }) => {
-    const blocks = { ...manifest, architecture: { ...manifest.architecture, n_layer: layers[1] - layers[0] } };
+    const blocks = { ...manifest, io: { ...manifest.io, kv_padding: "right" as const }, architecture: { ...manifest.architecture, n_layer: layers[1] - layers[0] } };
     return kvBudget(blocks, modelBytes, { ...limits, prefixCacheBytes: 0 });
   });
   const positions = (b: KvBudget) => b.batchBytes / b.bytesPerPosition;

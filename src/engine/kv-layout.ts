@@ -9,25 +9,27 @@
 // Everything in the engine that depends on the side asks the layout; nothing else branches on it.
 import type { ModelManifest } from "../model/manifest";
 import type { KvCache, StepKv } from "./forward";
-import { appendRightPadded, shrinkRight, stackPadded, trimLeft } from "./kv";
+import { appendRightPadded, shrinkRight, stackPadded, trimLeft, type Release } from "./kv";
 
 export interface KvLayout {
   readonly name: "left-padded" | "right-padded-append";
   /** The graph output that carries a layer's keys or values. */
   outputName(layer: number, kind: "key" | "value"): string;
-  /** The running batch with a newcomer's rows stacked under it (one common length). */
-  stack(running: KvCache, newcomer: KvCache): KvCache;
+  /** The running batch with a newcomer's rows stacked under it (one common length); both given
+   * to `release` array by array once copied (kv.ts Release). */
+  stack(running: KvCache, newcomer: KvCache, release?: Release): KvCache;
   /** Padding beyond the longest remaining row's `longest` positions dropped. */
-  trim(kv: KvCache, longest: number): KvCache;
+  trim(kv: KvCache, longest: number, release?: Release): KvCache;
   /** Appends one row's attention mask: its `length` used positions among `kvLength`, then `seq` new ones. */
   pushMask(mask: number[], length: number, kvLength: number, seq: number): void;
   /**
    * The cache after a step, from what the graph returned. `rowLengths` are the rows' used positions
    * before the step; `growInPlace`: the caller never reads `past` again (the batch's own cache, not
    * a prefix-cache entry), so its headroom may be written; `reserve`: positions the batch can still
-   * reach, to grow to at once rather than in steps (each step leaves the outgrown arrays as garbage).
+   * reach, to grow to at once rather than in steps (each step leaves the outgrown arrays as garbage);
+   * `release`: where outgrown arrays go once copied.
    */
-  next(past: KvCache | null, step: StepKv, rowLengths: readonly number[], seq: number, growInPlace: boolean, reserve?: number): KvCache;
+  next(past: KvCache | null, step: StepKv, rowLengths: readonly number[], seq: number, growInPlace: boolean, reserve?: number, release?: Release): KvCache;
 }
 
 export function kvLayoutFor(manifest: ModelManifest): KvLayout {
@@ -39,8 +41,8 @@ function leftPadded(heads: number): KvLayout {
   return {
     name: "left-padded",
     outputName: (layer, kind) => `present.${layer}.${kind}`,
-    stack: (running, newcomer) => stackPadded(running, newcomer, "left"),
-    trim: (kv, longest) => trimLeft(kv, kv.length - longest),
+    stack: (running, newcomer, release) => stackPadded(running, newcomer, "left", release),
+    trim: (kv, longest, release) => trimLeft(kv, kv.length - longest, release),
     pushMask(mask, length, kvLength, seq) {
       for (let i = 0; i < kvLength; i++) mask.push(i >= kvLength - length ? 1 : 0);
       for (let i = 0; i < seq; i++) mask.push(1);
@@ -54,15 +56,15 @@ function rightPaddedAppend(heads: number): KvLayout {
   return {
     name: "right-padded-append",
     outputName: (layer, kind) => `new_key_values.${layer}.${kind}`,
-    stack: (running, newcomer) => stackPadded(running, newcomer, "right"),
+    stack: (running, newcomer, release) => stackPadded(running, newcomer, "right", release),
     trim: (kv, longest) => shrinkRight(kv, longest),
     pushMask(mask, length, kvLength, seq) {
       for (let i = 0; i < kvLength; i++) mask.push(i < length ? 1 : 0);
       for (let i = 0; i < seq; i++) mask.push(1); // written right after the row's data
     },
-    next(past, step, rowLengths, seq, growInPlace, reserve) {
+    next(past, step, rowLengths, seq, growInPlace, reserve, release) {
       if (!past) return named({ batch: rowLengths.length, heads, length: step.positions, tensors: step.tensors }, step);
-      return named(appendRightPadded(past, step.tensors, rowLengths, seq, growInPlace, reserve), step);
+      return named(appendRightPadded(past, step.tensors, rowLengths, seq, growInPlace, reserve, release), step);
     },
   };
 }

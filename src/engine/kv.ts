@@ -5,6 +5,13 @@
 import type { KvPadding } from "../model/manifest";
 import type { KvCache, KvRow } from "./forward";
 
+/**
+ * Called with each of the old cache's arrays as soon as its replacement is built, when the caller
+ * owns the old cache (e.g. `detachArray`): a reshaped cache and the one it replaces are then never
+ * both held whole — one array of the old at most, not the whole copy the KV budget would count.
+ */
+export type Release = (old: Float32Array) => void;
+
 /** The `rows` field of a cache whose rows are named (none for one that holds its tensors). */
 const named = (rows: readonly KvRow[] | undefined) => (rows ? { rows } : {});
 
@@ -34,12 +41,13 @@ export function repeatRows(kv: KvCache, n: number): KvCache {
 }
 
 /** Keep only the given rows, in the given order. */
-export function selectRows(kv: KvCache, rows: readonly number[]): KvCache {
+export function selectRows(kv: KvCache, rows: readonly number[], release?: Release): KvCache {
   if (rows.length === kv.batch && rows.every((r, i) => r === i)) return kv;
   const tensors = kv.tensors.map((t) => {
     const rowSize = t.length / kv.batch;
     const out = new Float32Array(rowSize * rows.length);
     rows.forEach((row, i) => out.set(t.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
+    release?.(t);
     return out;
   });
   return { ...kv, batch: rows.length, tensors, ...named(kv.rows && rows.map((row) => kv.rows![row])) };
@@ -49,7 +57,7 @@ export function selectRows(kv: KvCache, rows: readonly number[]): KvCache {
  * Stack two batches into one of length max(a, b), without headroom: the shorter one's rows get
  * zero keys/values on the given side (the caller masks them out).
  */
-export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left"): KvCache {
+export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left", release?: Release): KvCache {
   if (a.heads !== b.heads || a.tensors.length !== b.tensors.length || !a.rows !== !b.rows) throw new Error("cannot stack caches of different models");
   if (a.length === 0 || b.length === 0) throw new Error("cannot stack an empty cache");
   const length = Math.max(a.length, b.length);
@@ -58,6 +66,8 @@ export function stackPadded(a: KvCache, b: KvCache, side: KvPadding = "left"): K
     const out = new Float32Array((a.batch + b.batch) * a.heads * length * headDim);
     copyBlocks(ta, a, out, 0, length, side === "left" ? length - a.length : 0, headDim);
     copyBlocks(b.tensors[i], b, out, a.batch, length, side === "left" ? length - b.length : 0, headDim);
+    release?.(ta);
+    release?.(b.tensors[i]);
     return out;
   });
   return { batch: a.batch + b.batch, heads: a.heads, length, tensors, ...named(a.rows && [...a.rows, ...b.rows!]) };
@@ -74,7 +84,7 @@ function copyBlocks(src: Float32Array, from: KvCache, out: Float32Array, firstRo
 }
 
 /** Drop the first `k` positions of every row (padding that no row needs any more). */
-export function trimLeft(kv: KvCache, k: number): KvCache {
+export function trimLeft(kv: KvCache, k: number, release?: Release): KvCache {
   if (k <= 0) return kv;
   const length = kv.length - k;
   const tensors = kv.tensors.map((t) => {
@@ -84,6 +94,7 @@ export function trimLeft(kv: KvCache, k: number): KvCache {
     for (let rh = 0; rh < kv.batch * kv.heads; rh++) {
       out.set(t.subarray(rh * stride + k * headDim, rh * stride + kv.length * headDim), rh * length * headDim);
     }
+    release?.(t);
     return out;
   });
   return { batch: kv.batch, heads: kv.heads, length, tensors, ...named(kv.rows) };
@@ -116,9 +127,10 @@ export function shrinkRight(kv: KvCache, length: number): KvCache {
  * right after each row's own data — row r's at position rowLengths[r], GroupQueryAttention's
  * right-padded layout. Into `past`'s own buffers when `inPlace` and they have room; otherwise into
  * new ones, with headroom to grow into when `inPlace` (a batch that will take more steps): up to
- * `reserve` positions at once when given (the most its rows can reach), else an eighth more.
+ * `reserve` positions at once when given (the most its rows can reach), else an eighth more; the
+ * outgrown arrays go to `release` one by one as they are copied.
  */
-export function appendRightPadded(kv: KvCache, fresh: Float32Array[], rowLengths: readonly number[], seq: number, inPlace: boolean, reserve = 0): KvCache {
+export function appendRightPadded(kv: KvCache, fresh: Float32Array[], rowLengths: readonly number[], seq: number, inPlace: boolean, reserve = 0, release?: Release): KvCache {
   const batch = rowLengths.length;
   if (batch !== kv.batch || fresh.length !== kv.tensors.length) throw new Error("new keys/values do not match the cache");
   const length = Math.max(kv.length, ...rowLengths.map((l) => l + seq));
@@ -131,6 +143,7 @@ export function appendRightPadded(kv: KvCache, fresh: Float32Array[], rowLengths
       const headDim = headDimOf(kv, t);
       const out = new Float32Array(kv.batch * kv.heads * capacity * headDim);
       copyBlocks(t, kv, out, 0, capacity, 0, headDim);
+      release?.(t);
       return out;
     });
   }

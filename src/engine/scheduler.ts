@@ -14,7 +14,7 @@
 import { RefusalBackoff, StepTimer, stepsUntilStart } from "./admission";
 import { checkFits, kvBytesFor, type KvBudget } from "./kv-budget";
 import { ForwardOverloadedError, type Forward, type KvCache } from "./forward";
-import { detachBuffers, repeatRows, selectRows } from "./kv";
+import { detachArray, detachBuffers, repeatRows, selectRows, type Release } from "./kv";
 import type { KvLayout } from "./kv-layout";
 import type { PrefixCache } from "./prefix-cache";
 import { lookupDrafts } from "./prompt-lookup";
@@ -269,7 +269,7 @@ export class BatchScheduler {
       // prefill's arrays are this job's alone (the prefix cache keeps copies): once repeated or
       // stacked into the batch's cache they are given back at once.
       const rows = repeatRows(prefill.present, job.sequences.length);
-      this.setKv(this.kv === null ? rows : this.layout.stack(this.kv, rows), true);
+      this.setKv(this.kv === null ? rows : this.layout.stack(this.kv, rows, this.release()), true);
       detachBuffers([...prefill.present.tensors, ...rows.tensors], this.kv!.tensors);
       job.sequences.forEach((sequence, i) => {
         this.slots.push({ job, sequence, length: rows.length, logits: only(i === 0 ? prefill.logits : prefill.logits.slice()), drafts: [] });
@@ -346,11 +346,11 @@ export class BatchScheduler {
     const leaving = new Set(this.slots.filter((_, i) => !keep.includes(i)).map((slot) => slot.job));
     const named = this.kv?.rows;
     if (named && keep.length < named.length) this.rowsLeft(named.filter((_, i) => !keep.includes(i)).map((row) => row.id));
-    this.setKv(keep.length > 0 && this.kv ? selectRows(this.kv, keep) : null, true);
+    this.setKv(keep.length > 0 && this.kv ? selectRows(this.kv, keep, this.release()) : null, true);
     this.slots = keep.map((i) => this.slots[i]);
     for (const job of leaving) if (!job.failed && job.sequences.every((s) => s.finished)) this.settle(job);
     const longest = Math.max(...this.slots.map((slot) => slot.length));
-    if (this.kv && longest < this.kv.length) this.setKv(this.layout.trim(this.kv, longest), true);
+    if (this.kv && longest < this.kv.length) this.setKv(this.layout.trim(this.kv, longest, this.release()), true);
   }
 
   /** One token for every running row (a row alone: its drafts too), in one forward pass. */
@@ -380,7 +380,7 @@ export class BatchScheduler {
       // Grown once to what its rows can reach (the byte budget admitted that much): growing in
       // steps left every outgrown cache as old-generation garbage (measured: 10 MiB over 81 tokens).
       const reserve = Math.max(...slots.map((slot) => reach(slot.job.spec)));
-      this.setKv(this.layout.next(kv, output.kv, slots.map((slot) => slot.length), seq, true, reserve), true);
+      this.setKv(this.layout.next(kv, output.kv, slots.map((slot) => slot.length), seq, true, reserve, this.release()), true);
       detachBuffers(output.kv.tensors, this.kv?.tensors); // the step's new positions, once copied into the cache
       slots.forEach((slot, i) => {
         slot.length++;
@@ -411,6 +411,12 @@ export class BatchScheduler {
    * dropped reference leaves them in the isolate until V8's next full GC (measured in workerd: 8
    * queued rows left 14 MiB of finished and outgrown caches behind).
    */
+  /** Where the batch's old arrays go as a reshaping copies them: detached at once when the batch
+   * owns them, so the old cache and its replacement are never both held whole (kv-budget.ts). */
+  private release(): Release | undefined {
+    return this.kvOwned ? detachArray : undefined;
+  }
+
   private setKv(next: KvCache | null, nextOwned: boolean): void {
     const old = this.kv;
     if (old && this.kvOwned) detachBuffers(old.tensors, next?.tensors);

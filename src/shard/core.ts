@@ -8,7 +8,7 @@
 // at every await). Before a step computes anything, the isolate's ledger (memory.ts) admits what the
 // instance will hold after it, or the step fails with ShardOverloaded, nothing changed.
 import type { KvCache } from "../engine/forward";
-import { appendRightPadded, kvBytes } from "../engine/kv";
+import { appendRightPadded, detachArray, kvBytes } from "../engine/kv";
 import { kvBytesLeft } from "../engine/kv-budget";
 import { ShardStateLost, type ShardApi, type ShardRow, type ShardStatus, type ShardStepRequest, type ShardStepResult } from "../engine/shard-protocol";
 import type { ShardInfo } from "../model/manifest";
@@ -124,7 +124,7 @@ export class ShardCore implements ShardApi {
     const out = await this.forward({ batch: rows.length, seq, hidden: request.hidden, attentionMask: mask, positionIds: request.positionIds, past: batch.kv });
     const before = batch.kv;
     batch.kv = before
-      ? appendRightPadded(before, out.kv.tensors, batch.lengths, seq, true)
+      ? appendRightPadded(before, out.kv.tensors, batch.lengths, seq, true, 0, detachArray) // outgrown arrays freed one by one
       : { batch: rows.length, heads: this.shape.heads, length: seq, tensors: out.kv.tensors };
     discard(before, batch.kv.tensors); // the cache it outgrew (nothing when it grew in place)
     discard(before ? out.kv : null); // the step's new positions, now copied into the cache

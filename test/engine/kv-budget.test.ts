@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFits, KV_COPIES, KvBudgetError, kvBudget, kvBytesFor, kvBytesLeft, kvBytesPerPosition, longestAlone, shardedKvBudget } from "../../src/engine/kv-budget";
+import { checkFits, kvCopies, KvBudgetError, kvBudget, kvBytesFor, kvBytesLeft, kvBytesPerPosition, longestAlone, shardedKvBudget } from "../../src/engine/kv-budget";
 import { BatchScheduler, type GenerationJob } from "../../src/engine/scheduler";
 import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
 import { fakeManifest, fakeModel, fakeScheduler } from "./fake-model";
@@ -11,26 +11,33 @@ const distil = { ...fakeManifest("right"), architecture: { ...fakeManifest().arc
 describe("kvBudget", () => {
   it("is the isolate minus the loaded model and the JS reserve, every copy of a step's keys/values counted", () => {
     const budget = kvBudget(distil, 101 * MiB, { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB, prefixCacheBytes: 16 * MiB });
-    // 6 layers × (key + value) × 768 × 4 bytes = 36 KiB per copy; WASM past + WASM present, the JS
-    // cache and the one replacing it.
-    expect(budget.bytesPerPosition).toBe(4 * 36_864);
+    // 6 layers × (key + value) × 768 × 4 bytes = 36 KiB per copy; WASM past + WASM present and the
+    // JS cache (a right-padded graph: its reshapes release the old arrays one by one).
+    expect(budget.bytesPerPosition).toBe(3 * 36_864);
     // 15 MiB left: the prefix cache gets at most a quarter of it, the batch the rest.
     expect(budget.prefixCacheBytes).toBe(Math.floor((15 * MiB) / 4));
     expect(budget.batchBytes + budget.prefixCacheBytes).toBe(15 * MiB);
-    expect(Math.floor(budget.batchBytes / budget.bytesPerPosition)).toBe(80); // tokens in flight
-    // Half of the batch's share is planned into onnxruntime's heap (the two WASM copies).
+    expect(Math.floor(budget.batchBytes / budget.bytesPerPosition)).toBe(106); // tokens in flight
+    // Two thirds of the batch's share are planned into onnxruntime's heap (the two WASM copies).
+    expect(budget.wasmBytes).toBe(Math.floor((budget.batchBytes * 2) / 3));
+  });
+
+  it("counts a fourth copy for a left-padded graph (it returns the whole present every step)", () => {
+    const left = { ...distil, io: { ...distil.io, kv_padding: "left" as const } };
+    const budget = kvBudget(left, 101 * MiB, { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB, prefixCacheBytes: 0 });
+    expect(budget.bytesPerPosition).toBe(4 * 36_864);
     expect(budget.wasmBytes).toBe(Math.floor(budget.batchBytes / 2));
   });
 
   it("a request that can never fit is refused naming what to lower", () => {
     const budget = kvBudget(distil, 101 * MiB, { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB, prefixCacheBytes: 0 });
-    // 15 MiB / 144 KiB = 106 positions; one row alone also needs its cache's headroom (at least 16).
-    expect(longestAlone(budget)).toBe(90);
-    expect(() => checkFits(budget, 1, 90)).not.toThrow();
-    const tooLong = (() => { try { checkFits(budget, 1, 91); } catch (e) { return e; } })() as KvBudgetError;
+    // 15 MiB / 108 KiB = 142 positions; one row alone also needs its cache's headroom (at least 16).
+    expect(longestAlone(budget)).toBe(126);
+    expect(() => checkFits(budget, 1, 126)).not.toThrow();
+    const tooLong = (() => { try { checkFits(budget, 1, 127); } catch (e) { return e; } })() as KvBudgetError;
     expect(tooLong).toBeInstanceOf(KvBudgetError);
     expect(tooLong.field).toBe("max_new_tokens");
-    expect(tooLong.message).toMatch(/needs 15\.0 MiB of keys\/values \(1 sequence\(s\) × 91 tokens.*more than this deployment's 15\.0 MiB budget \(90 tokens for one sequence alone/);
+    expect(tooLong.message).toMatch(/needs 15\.1 MiB of keys\/values \(1 sequence\(s\) × 127 tokens.*more than this deployment's 15\.0 MiB budget \(126 tokens for one sequence alone/);
     const tooMany = (() => { try { checkFits(budget, 8, 10); } catch (e) { return e; } })() as KvBudgetError;
     expect(tooMany.field).toBe("num_return_sequences");
   });
@@ -41,9 +48,9 @@ describe("shardedKvBudget", () => {
     const gpt2 = { ...distil, architecture: { ...distil.architecture, n_layer: 12 } };
     const limits = { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB };
     // 8 blocks in 60 MiB of weights and 4 blocks in 40 MiB: the first has more room but needs twice
-    // the bytes per position (8 × 2 × 768 × 4 × 4 copies).
+    // the bytes per position (8 × 2 × 768 × 4 × 3 copies: shards' graphs are right-padded).
     const budget = shardedKvBudget(gpt2, [{ layers: [0, 8], modelBytes: 60 * MiB }, { layers: [8, 12], modelBytes: 40 * MiB }], limits);
-    expect(budget.bytesPerPosition).toBe(8 * 2 * 768 * 4 * 4);
+    expect(budget.bytesPerPosition).toBe(8 * 2 * 768 * 4 * 3);
     expect(budget.modelBytes).toBe(60 * MiB);
     expect(budget.batchBytes).toBe(56 * MiB);
     expect(budget.prefixCacheBytes).toBe(0);
@@ -79,8 +86,9 @@ describe("the scheduler with a KV byte budget", () => {
 
 describe("the one cost model of keys/values", () => {
   it("counts each block's key and value, fp32, times every copy alive in a step; rows padded to the longest, with headroom", () => {
-    expect(KV_COPIES).toBe(4);
-    expect(kvBytesPerPosition(768, 3)).toBe(3 * 2 * 768 * 4 * 4);
+    expect([kvCopies("right"), kvCopies("left")]).toEqual([3, 4]);
+    expect(kvBytesPerPosition(768, 3)).toBe(3 * 2 * 768 * 4 * 3);
+    expect(kvBytesPerPosition(768, 3, "left")).toBe(3 * 2 * 768 * 4 * 4);
     expect(kvBytesPerPosition(1024, 0)).toBe(0);
     // 1,024 positions keep an eighth of headroom; 100 at least 16.
     expect(kvBytesFor(10, 1, 1024)).toBe(1152 * 10);

@@ -2,7 +2,7 @@
 // misplaced copy shows. Tensors are [batch, heads, capacity, headDim].
 import { describe, expect, it } from "vitest";
 import type { KvCache } from "../../src/engine/forward";
-import { appendRightPadded, keepFirst, repeatRows, selectRows, shrinkRight, stackPadded, trimLeft } from "../../src/engine/kv";
+import { appendRightPadded, detachArray, keepFirst, repeatRows, selectRows, shrinkRight, stackPadded, trimLeft } from "../../src/engine/kv";
 import { kvLayoutFor } from "../../src/engine/kv-layout";
 import { fakeManifest } from "./fake-model";
 
@@ -120,5 +120,45 @@ describe("caches that name their rows (a sharded model's: no tensors of their ow
     expect(next).toMatchObject({ batch: 2, length: 4, tensors: [], rows: [{ id: "a" }, { id: "a.1" }] });
     const first = layout.next(null, { positions: 5, tensors: [], rows: [{ id: "n" }] }, [0], 5, false);
     expect(first).toMatchObject({ batch: 1, length: 5, rows: [{ id: "n" }] });
+  });
+});
+
+describe("reshaping a cache the caller owns (release)", () => {
+  /** Releases in call order, with how many of the old arrays were still whole at each call. */
+  const recorder = (old: KvCache) => {
+    const calls: number[] = [];
+    const release = (t: Float32Array) => {
+      calls.push(old.tensors.indexOf(t));
+      detachArray(t);
+    };
+    return { calls, release };
+  };
+  const copy = (kv: KvCache): KvCache => ({ ...kv, tensors: kv.tensors.map((t) => t.slice()) });
+
+  it("hands each old array over once, in order, as soon as its replacement is built; the result is unchanged", () => {
+    const base = cache([3, 1, 2], 5);
+    const cases: [string, (kv: KvCache, release: (t: Float32Array) => void) => KvCache][] = [
+      ["selectRows", (kv, release) => selectRows(kv, [2, 0], release)],
+      ["trimLeft", (kv, release) => trimLeft(kv, 1, release)],
+      ["appendRightPadded (outgrown)", (kv, release) => appendRightPadded(kv, kv.tensors.map(() => new Float32Array(3 * HEADS * DIM)), [3, 1, 2], 3, true, 0, release)],
+    ];
+    for (const [name, reshape] of cases) {
+      const plain = reshape(copy(base), () => undefined);
+      const owned = copy(base);
+      const { calls, release } = recorder(owned);
+      const result = reshape(owned, release);
+      expect(calls, name).toEqual([0, 1]);
+      expect(owned.tensors.every((t) => t.buffer.byteLength === 0), name).toBe(true);
+      expect(result.tensors, name).toEqual(plain.tensors);
+    }
+  });
+
+  it("stacking releases both the running batch's and the newcomer's arrays, tensor by tensor", () => {
+    const [running, newcomer] = [cache([3, 2]), cache([1])];
+    const plain = stackPadded(copy(running), copy(newcomer), "right");
+    const released: Float32Array[] = [];
+    const result = stackPadded(running, newcomer, "right", (t) => released.push(t));
+    expect(released).toEqual([running.tensors[0], newcomer.tensors[0], running.tensors[1], newcomer.tensors[1]]);
+    expect(result.tensors).toEqual(plain.tensors);
   });
 });

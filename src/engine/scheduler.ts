@@ -48,12 +48,6 @@ export interface SchedulerLimits {
 export interface SchedulerOptions {
   /** Lets requests arrive, streams flush and aborts land between steps. */
   pause?: () => Promise<void>;
-  /**
-   * Whether the batch pauses before each step (default true). A forward that awaits I/O within every
-   * step (a sharded model's shard calls) lets requests arrive there; its pause found the event loop
-   * busy with the shards' previous calls and cost ~10 ms a decode step in workerd (issue 14).
-   */
-  pauseBeforeStep?: boolean;
   /** Prompts' keys/values kept for reuse; null = every prompt is prefilled in full. */
   prefixCache?: PrefixCache | null;
   /** Named rows (a sharded model's, KvCache.rows) that left the batch: their keys/values can go. */
@@ -107,7 +101,6 @@ export class BatchScheduler {
   private kvOwned = false;
   private running: Promise<void> | null = null;
   private readonly pause: () => Promise<void>;
-  private readonly pauseBeforeStep: boolean;
   private readonly prefixCache: PrefixCache | null;
   private readonly rowsLeft: (ids: string[]) => void;
   private readonly promptLookup: boolean;
@@ -123,7 +116,6 @@ export class BatchScheduler {
     options: SchedulerOptions = {},
   ) {
     this.pause = options.pause ?? yieldToEventLoop;
-    this.pauseBeforeStep = options.pauseBeforeStep ?? true;
     this.prefixCache = options.prefixCache ?? null;
     this.rowsLeft = options.rowsLeft ?? (() => undefined);
     this.promptLookup = options.promptLookup ?? false;
@@ -231,7 +223,7 @@ export class BatchScheduler {
       this.lastStepAt = null;
       return;
     }
-    if (this.pauseBeforeStep) await this.pause();
+    await this.pause();
     await this.step();
   }
 

@@ -43,7 +43,7 @@ export async function loadShardedEngine(files: ModelFiles, manifest: ModelManife
   // Padding is the shards' business (each row's keys/values are its own there); the front's cache
   // only grows by each step's new positions, as in the right-padded-append layout.
   const layout = kvLayoutFor({ ...manifest, io: { ...manifest.io, kv_padding: "right" } });
-  const scheduler = new BatchScheduler(model.forward, layout, { ...limits, budget }, { prefixCache: null, rowsLeft: model.rowsLeft, pauseBeforeStep: false });
+  const scheduler = new BatchScheduler(model.forward, layout, { ...limits, budget }, { prefixCache: null, rowsLeft: model.rowsLeft });
   return {
     manifest,
     kvBudget: budget,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BatchScheduler, SchedulerBusyError, type GenerationJob } from "../../src/engine/scheduler";
+import { SchedulerBusyError, type GenerationJob } from "../../src/engine/scheduler";
 import { SAMPLING_DEFAULTS, type SamplingSettings } from "../../src/sampling/index";
 import { deriveSeed } from "../../src/sampling/rng";
 import { fakeModel, fakeScheduler, generateAlone } from "./fake-model";
@@ -135,33 +135,5 @@ describe("BatchScheduler", () => {
     const patient = scheduler.submit(job([3], { maxNewTokens: 2 }));
     expect((await patient).sequences[0].tokenIds).toHaveLength(2);
     await running;
-  });
-
-  it("without a pause before each step (a forward that awaits I/O, as a sharded model's does), requests arriving during a step still join", async () => {
-    const model = fakeModel({ eosBias: 12.5 });
-    const run = async (pauseBeforeStep: boolean) => {
-      let pauses = 0;
-      const pause = () => { pauses++; return tick(); };
-      // Each step awaits a timer, as shard calls await their answers.
-      const forward: typeof model.forward = async (input) => { await tick(); return model.forward(input); };
-      const scheduler = new BatchScheduler(forward, model.layout, { maxBatchRows: 4, maxWaiting: 4 }, { pause, pauseBeforeStep });
-      const first = job([1, 2, 3], { maxNewTokens: 12 });
-      const second = job([7, 8], { maxNewTokens: 6 });
-      const pending = [scheduler.submit(first)];
-      await tick();
-      await tick();
-      pending.push(scheduler.submit(second));
-      const [a, b] = await Promise.all(pending);
-      expect(a.sequences[0].tokenIds).toEqual(alone(first, 0, 12.5));
-      expect(b.sequences[0].tokenIds).toEqual(alone(second, 0, 12.5));
-      return pauses;
-    };
-    const batched = () => model.calls.filter((c) => c.batch === 2).length;
-    const withPause = await run(true);
-    const joinedWithPause = batched();
-    const withoutPause = await run(false);
-    expect(withPause).toBeGreaterThanOrEqual(12); // one per step at least
-    expect(withoutPause).toBeLessThan(withPause / 2); // only the waiting request's polling
-    expect(batched()).toBeGreaterThan(joinedWithPause); // the second request joined the first's batch
   });
 });

@@ -43,6 +43,8 @@ export const QUICK_SHARDED_ISOLATES: ShardedIsolatesPlan = { single: 32, context
 export interface RunOptions {
   /** One isolate watched per run, the workload repeated (default: every isolate at once). */
   onePerRun?: boolean;
+  /** The isolates to watch (default: the front and every shard), e.g. one shard of each shape. */
+  watch?: IsolateName[];
   /** Vars over the deployed config, e.g. ISOLATE_MEMORY_BYTES (named in the table). */
   vars?: Record<string, string>;
 }
@@ -94,7 +96,7 @@ export async function benchShardedIsolates(folder: string, plan: ShardedIsolates
   // CF-Connecting-IP), where a deployment's traffic comes from many.
   delete front.ratelimits;
   await writeFile(configs[0], JSON.stringify({ ...front, main: join(ROOT, "tools/bench/sharded-front/index.ts") }, null, 2));
-  const names: IsolateName[] = ["front", ...manifest.shards.map((_, i) => i)];
+  const names: IsolateName[] = options.watch ?? ["front", ...manifest.shards.map((_, i) => i)];
   const phases = phaseList(plan, manifest.architecture.n_positions);
   const result: ShardedIsolatesResult = { model: basename(modelDir), layers: manifest.shards.map((s) => s.layers as [number, number]), phases: phases.map(([name]) => name), isolates: [], vars, runs: 0, budget: null, rowsTogether: 0, mixedStatuses: [], failures: [] };
   for (const group of onePerRun ? names.map((n) => [n]) : [names]) {

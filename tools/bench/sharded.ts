@@ -4,6 +4,8 @@
 // reading the model from the same local R2. Requests alternate between the two, so both see the
 // same machine load; figures are medians over the repetitions with their spread.
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../lib/free-port.js";
 import { writeShardedConfigs } from "../sharded/config.js";
@@ -144,7 +146,9 @@ export async function startDev(args: string[], persistTo: string, log: (line: st
     cwd: ROOT,
     detached: true, // its own process group: closing it ends workerd too
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    // A dev registry of its own: wrangler dev reloads (cutting requests in flight) when the shared
+    // one changes, e.g. when another wrangler dev on this machine registers Workers of the same names.
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_REGISTRY_PATH: await mkdtemp(join(tmpdir(), "edge-gpt2-registry-")) },
   });
   const close = () => {
     if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGTERM");

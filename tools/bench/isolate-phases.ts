@@ -51,7 +51,7 @@ export async function connectIsolate(worker: BenchWorker): Promise<{ isolate: Is
  */
 export async function benchIsolate(model: string, plan: SpeedPlan): Promise<IsolateResult> {
   // The model's weights wherever they live: the graph's (ORT's heap) and the embedding (the kernel's).
-  const manifest = JSON.parse(await readFile(join(BENCH_DIR, model, "manifest.json"), "utf8")) as { files: { role: string; bytes: number }[] };
+  const manifest = JSON.parse(await readFile(join(BENCH_DIR, model, "manifest.json"), "utf8")) as { files: { role: string; bytes: number }[]; architecture: { n_positions: number } };
   const weightBytes = manifest.files.filter((f) => f.role === "weights" || f.role === "embedding").reduce((sum, f) => sum + f.bytes, 0);
   const worker = await startBenchWorker(BENCH_DIR);
   await worker.call("/r2-put", { model }); // served from local R2, as deployed (before the idle figure)
@@ -86,7 +86,8 @@ export async function benchIsolate(model: string, plan: SpeedPlan): Promise<Isol
       [result.load, result.wasmInsideAfterLoad] = [load.memory, load.result.wasmBytes];
       [result.createPeakBytes, result.kvBudget] = [load.result.createPeakBytes, load.result.kvBudget];
       result.single = (await phase(`1 × ${plan.memoryTokens} tokens`, () => isolate.measure(() => call("/generate", { promptTokens: 8, newTokens: plan.memoryTokens }))))?.memory;
-      const tokens = result.kvBudget ? longestAlone(result.kvBudget) - 8 : 0;
+      // (never past the context window: the tiny model's budget holds more tokens than its window)
+      const tokens = result.kvBudget ? Math.min(longestAlone(result.kvBudget), manifest.architecture.n_positions) - 8 : 0;
       if (tokens > 0) {
         const longest = await phase(`1 × ${tokens} tokens (the longest that fits)`, () => isolate.measure(() => call("/generate", { promptTokens: 8, newTokens: tokens })));
         if (longest) result.longest = { ...longest.memory, tokens };

@@ -1,45 +1,17 @@
-// Bench Worker side (no Node imports): a fixed mix of whole requests through the Worker's HTTP
-// routes, for the "after N mixed requests" isolate-memory figure. Greedy and seeded sampled
-// generations of varied lengths, streamed and not, several sequences, stop strings, repeated
-// bodies (response-cache hits) and invalid bodies (400s): what a serving isolate keeps after
-// real traffic. The same seed gives the same mix, so runs compare.
+// Bench Worker side (no Node imports): the fixed mix of whole requests (mixed-bodies.ts) through the
+// Worker's HTTP routes in-process, for the "after N mixed requests" isolate-memory figure.
 import app from "../../src/index";
-import { createRng } from "../../src/sampling/rng";
-
-const WORDS = [" the", " a", " river", " of", " light", " and", " 42", ",", ".", " é", " 東京", " 🙂", "\n"];
-
-/** The i-th body of the mix (a function of the seed and i only). */
-function mixedBody(random: () => number, i: number): string {
-  const int = (below: number) => Math.floor(random() * below);
-  const prompt = `${i}` + Array.from({ length: 1 + int(40) }, () => WORDS[int(WORDS.length)]).join("");
-  const kind = i % 10;
-  if (kind === 9) return `{"prompt": ${JSON.stringify(prompt)}, "max_new_tokens": -${1 + int(5)}}`; // a 400
-  if (kind === 8) return JSON.stringify({ prompt: "repeated request", max_new_tokens: 8 }); // cache hits
-  const body: Record<string, unknown> = { prompt, max_new_tokens: 1 + int(24) };
-  if (kind % 2 === 1) Object.assign(body, { do_sample: true, seed: int(1000), temperature: 0.7 + random(), top_k: 40, top_p: 0.9 });
-  if (kind === 3) body.num_return_sequences = 2;
-  if (kind === 5) body.stop = ["."];
-  if (kind === 6 || kind === 7) body.stream = true;
-  return JSON.stringify(body);
-}
+import { mixedBodies, sendMixed } from "./mixed-bodies";
 
 /** Sends `count` mixed requests, `concurrency` at a time; statuses tallied for the report. */
 export async function mixedRequests(env: Record<string, unknown>, count: number, concurrency: number): Promise<{ statuses: Record<number, number> }> {
   // The response cache at its deployed default (the speed runs turn it off).
   const served = { ...env };
   delete served.RESPONSE_CACHE_BYTES;
-  const random = createRng(20261129);
-  const bodies = Array.from({ length: count }, (_, i) => mixedBody(random, i));
-  const statuses: Record<number, number> = {};
-  let next = 0;
-  const client = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++];
-      const response = await app.request("/v1/generate", { method: "POST", headers: { "content-type": "application/json" }, body }, served);
-      await response.arrayBuffer(); // read streams to the end
-      statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, client));
+  const statuses = await sendMixed(mixedBodies(count), concurrency, async (body) => {
+    const response = await app.request("/v1/generate", { method: "POST", headers: { "content-type": "application/json" }, body }, served);
+    await response.arrayBuffer(); // read streams to the end
+    return response.status;
+  });
   return { statuses };
 }

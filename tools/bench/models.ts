@@ -41,6 +41,23 @@ export async function ensureBenchModel(shape: BenchShape, log: (line: string) =>
   return folder;
 }
 
+/**
+ * Folder name (under BENCH_DIR) of `shape`'s int8 model split into `shards` shards (blocks as even
+ * as can be: 2 shards of distilgpt2 are 3 + 3 blocks, 4 of GPT-2-124M 3 blocks each, what
+ * `--shard-memory 120` plans for it), converting it if needed.
+ */
+export async function ensureShardedBenchModel(shape: BenchShape, shards: number, log: (line: string) => void): Promise<string> {
+  const plain = await ensureBenchModel(shape, log); // the checkpoint, and the name the shards serve under
+  const folder = `${plain}-sharded${shards}`;
+  const stampFile = join(BENCH_DIR, folder, "bench-stamp.txt");
+  const stamp = `${JSON.stringify(shape)} shards=${shards} ${await converterHashAtStart}`;
+  if (existsSync(stampFile) && (await readFile(stampFile, "utf8")) === stamp) return folder;
+  log(`converting ${shape.name} into ${shards} shards…`);
+  await convertCheckpoint(join(BENCH_DIR, `${shape.name}-checkpoint`), { dtype: "int8", outDir: join(BENCH_DIR, folder), name: plain, shards: { count: shards } });
+  await writeFile(stampFile, stamp);
+  return folder;
+}
+
 /** The same model converted as one graph (--embedding graph): what the plain loops run. */
 export const plainFolder = (folder: string) => `${folder}-graph`;
 

@@ -1,4 +1,6 @@
-// CLI: npm run bench:shards -- <sharded-model-dir> [--chunk 256]
+// CLI: npm run bench:shards -- <sharded-model-dir> [--chunk 256] [--shard <i>]
+//      npm run bench:shards -- <sharded-model-dir> --front [--one-per-run] [--watch front,0,5] [--var NAME:VALUE]   (through the real front,
+//      every isolate: tools/bench/sharded-isolates.ts, issue 14's phases)
 // Each shard isolate's memory as the platform counts it (JS heap + ArrayBuffers + WASM; see
 // tools/lib/isolate-memory.ts) through the phases the shard plan provisions for (issue 14): load,
 // 8 rows × 128 tokens generated at once, one 1,024-token context (prompt prefilled in steps of
@@ -18,6 +20,8 @@ import { IsolateMemory, mib, type PhaseMemory } from "../lib/isolate-memory.js";
 import { workerInspectorUrls } from "../lib/workerd-inspector.js";
 import { writeShardedConfigs } from "../sharded/config.js";
 import { uploadModel } from "../upload.js";
+import { benchShardedIsolates, ISSUE14_SHARDED } from "./sharded-isolates.js";
+import { shardedIsolatesTable } from "./sharded-isolates-report.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 type Step = { rows: ShardRow[]; seq: number; release?: string[] };
@@ -42,9 +46,15 @@ interface ShardFigures {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { chunk: { type: "string", default: "256" }, shard: { type: "string" } } });
-  if (positionals.length !== 1) throw new Error("usage: npm run bench:shards -- <sharded-model-dir> [--chunk 256] [--shard <i>]");
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { chunk: { type: "string", default: "256" }, shard: { type: "string" }, front: { type: "boolean", default: false }, "one-per-run": { type: "boolean", default: false }, var: { type: "string", multiple: true, default: [] }, watch: { type: "string" } } });
+  if (positionals.length !== 1) throw new Error("usage: npm run bench:shards -- <sharded-model-dir> [--chunk 256] [--shard <i>] | --front [--one-per-run] [--watch front,0,5] [--var NAME:VALUE]");
   const modelDir = resolve(positionals[0]);
+  if (values.front) {
+    // Through the real front instead: every isolate at once, issue 14's phases (sharded-isolates.ts).
+    const result = await benchShardedIsolates(modelDir, ISSUE14_SHARDED, (line) => console.error(`[bench:shards] ${line}`), { onePerRun: values["one-per-run"], watch: values.watch?.split(",").map((w) => (w === "front" ? w : Number(w))), vars: Object.fromEntries(values.var.map((v) => [v.slice(0, v.indexOf(":")), v.slice(v.indexOf(":") + 1)])) });
+    console.log(["", ...shardedIsolatesTable(result)].join("\n"));
+    return;
+  }
   const front = JSON.parse(await readFile(join(modelDir, "manifest.json"), "utf8")) as ModelManifest;
   if (!front.shards) throw new Error(`${modelDir} is not a sharded model`);
   const work = await mkdtemp(join(tmpdir(), "edge-gpt2-bench-shards-"));
@@ -79,7 +89,7 @@ async function main(): Promise<void> {
 async function measureShard(index: number, front: ModelManifest, configs: string[], persistTo: string, chunk: number): Promise<ShardFigures> {
   const port = await freePort();
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", ...configs.flatMap((c) => ["-c", c]), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--show-interactive-dev-session=false"], {
-    cwd: ROOT, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", CI: "true" }, stdio: ["ignore", "pipe", "pipe"], detached: true,
+    cwd: ROOT, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", CI: "true", WRANGLER_REGISTRY_PATH: join(persistTo, "..", "registry") }, // a registry of its own: see sharded.ts stdio: ["ignore", "pipe", "pipe"], detached: true,
   });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
@@ -137,7 +147,10 @@ async function measureShard(index: number, front: ModelManifest, configs: string
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(`bench:shards failed: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0), // wrangler's dev server keeps handles open
+  (e: unknown) => {
+    console.error(`bench:shards failed: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);

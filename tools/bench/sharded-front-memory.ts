@@ -20,7 +20,9 @@ export class FrontIsolate {
   private constructor(private readonly isolate: IsolateMemory) {}
 
   static async connect(origin: string, inspectorPort: number): Promise<FrontIsolate> {
-    return new FrontIsolate(await IsolateMemory.connect(inspectorPort, () => fetch(`${origin}/health`).then((r) => r.arrayBuffer())));
+    // The poke is a route that does not exist: it enters the isolate without loading the model
+    // (GET /health would load it, and the load phase would find it loaded already).
+    return new FrontIsolate(await IsolateMemory.connect(inspectorPort, () => fetch(`${origin}/__bench/no-such-route`).then((r) => r.arrayBuffer())));
   }
 
   async load(run: () => Promise<unknown>): Promise<PhaseMemory> {

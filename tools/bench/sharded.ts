@@ -4,9 +4,9 @@
 // reading the model from the same local R2. Requests alternate between the two, so both see the
 // same machine load; figures are medians over the repetitions with their spread.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { convertCheckpoint } from "../convert/index.js";
 import { freePort } from "../lib/free-port.js";
 import { writeShardedConfigs } from "../sharded/config.js";
 import { uploadModel } from "../upload.js";
@@ -56,14 +56,10 @@ export interface ShardedResult {
 
 const PROMPT = "The old lighthouse keeper climbed the stairs each evening, counting the steps and listening to the sea below as the lamp";
 
-/** `folder` (an unsharded int8 bench model made from `checkpoint`) against its sharded conversion. */
-export async function benchSharded(folder: string, checkpoint: string, plan: ShardedPlan, log: (line: string) => void): Promise<ShardedResult> {
+/** `folder` (an unsharded int8 bench model) against `shardedFolder`, its conversion into plan.shards shards. */
+export async function benchSharded(folder: string, shardedFolder: string, plan: ShardedPlan, log: (line: string) => void): Promise<ShardedResult> {
   const plainDir = join(BENCH_DIR, folder);
-  const shardedDir = join(BENCH_DIR, `${folder}-sharded${plan.shards}`);
-  if (!existsSync(join(shardedDir, "manifest.json"))) {
-    log(`converting ${folder} into ${plan.shards} shards…`);
-    await convertCheckpoint(checkpoint, { dtype: "int8", outDir: shardedDir, name: folder, shards: { count: plan.shards } });
-  }
+  const shardedDir = join(BENCH_DIR, shardedFolder);
   const persistTo = join(BENCH_DIR, "sharded-r2");
   log("uploading both to local R2…");
   const plainPrefix = await uploadModel({ modelDir: plainDir, prefix: `bench-${folder}`, persistTo, log: () => undefined });
@@ -143,14 +139,16 @@ async function post(origin: string, body: Record<string, unknown>): Promise<unkn
 }
 
 /** `wrangler dev` with these configs on a free port, until it says it is ready. */
-async function startDev(args: string[], persistTo: string, log: (line: string) => void): Promise<{ origin: string; inspectorPort: number; close(): void }> {
+export async function startDev(args: string[], persistTo: string, log: (line: string) => void): Promise<{ origin: string; inspectorPort: number; close(): void }> {
   const port = await freePort();
   const inspector = await freePort();
   const child: ChildProcess = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", ...args, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persistTo], {
     cwd: ROOT,
     detached: true, // its own process group: closing it ends workerd too
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    // A dev registry of its own: wrangler dev reloads (cutting requests in flight) when the shared
+    // one changes, e.g. when another wrangler dev on this machine registers Workers of the same names.
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_REGISTRY_PATH: await mkdtemp(join(tmpdir(), "edge-gpt2-registry-")) },
   });
   const close = () => {
     if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGTERM");

@@ -114,10 +114,17 @@ export class IsolateMemory {
     });
   }
 
+  /** The poke under way, if any: one at a time. */
+  private pokeInFlight: Promise<unknown> | null = null;
+
   private async pokeUntilAnswered(id: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
     while (this.pending.has(id)) {
-      await Promise.race([this.poke().catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
+      // A poke waits behind whatever the isolate runs (a long prefill step): starting another every
+      // 200 ms piled up requests in the front and the shards, and a sharded 1,024-token context had
+      // not finished after 10 minutes (an 800-token one: 40 s unwatched, 67 s watched one poke at a time).
+      this.pokeInFlight ??= this.poke().catch(() => undefined).finally(() => (this.pokeInFlight = null));
+      await Promise.race([this.pokeInFlight, new Promise((r) => setTimeout(r, 200))]);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

@@ -8,7 +8,8 @@
 // headroom: rows joining, leaving or outgrowing it get new arrays, but each old array is detached
 // as soon as its replacement is copied (kv.ts Release), so the old cache and the new are never
 // both held whole. Left-padded graphs return a whole new present every step, copied out of WASM
-// while the old is still the step's input: two JS copies. So three copies, or four.
+// while the old is still the step's input: two JS copies. So three copies, or four — plus, in an
+// unsharded isolate, one copy's worth of heap for a whole prompt's prefill (PREFILL_SLACK_COPIES).
 // The prefix cache takes its share of the same budget. This is the one cost model of keys/values:
 // the unsharded budget, a sharded front's, each shard isolate's own check (src/shard/memory.ts)
 // and the converter's shard plan (tools/convert/shard-plan.ts) all count with kvBytesPerPosition.
@@ -48,7 +49,17 @@ export const withHeadroom = (positions: number) => positions + Math.max(16, posi
 /** Bytes one position of one row costs an isolate running `blocks` blocks `width` wide: each
  * block's key and value, fp32, times every copy alive during a step (a shard's graphs, and ours
  * by default, are right-padded). */
-export const kvBytesPerPosition = (width: number, blocks: number, padding: KvPadding = "right"): number => blocks * 2 * width * 4 * kvCopies(padding);
+export const kvBytesPerPosition = (width: number, blocks: number, copies = kvCopies("right")): number => blocks * 2 * width * 4 * copies;
+
+/**
+ * An unsharded isolate prefills a whole prompt in one step: onnxruntime's heap needs room beyond
+ * its two copies for that step's scratch (attention scores, the MLP's activations) and for
+ * fragmentation. One more copy's worth is budgeted and planned into the heap. Measured (distilgpt2,
+ * mixed traffic) without it: the heap outgrew its plan by emscripten's last 5% (125.1 MiB at peak);
+ * with it the isolate stays ≤ 115 MiB. Shards prefill in steps of at most 128 positions, and their
+ * plan counts that scratch itself (tools/convert/shard-plan.ts).
+ */
+const PREFILL_SLACK_COPIES = 1;
 
 /** What `rows` rows that may each reach `positions` positions cost: padded to the longest, headroom counted. */
 export const kvBytesFor = (bytesPerPosition: number, rows: number, positions: number): number => rows * withHeadroom(positions) * bytesPerPosition;
@@ -56,15 +67,16 @@ export const kvBytesFor = (bytesPerPosition: number, rows: number, positions: nu
 /** What an isolate of `isolateBytes` leaves for keys/values once its model (WASM) and the JS reserve are counted. */
 export const kvBytesLeft = (isolateBytes: number, modelBytes: number, jsReserveBytes: number): number => Math.max(0, isolateBytes - modelBytes - jsReserveBytes);
 
-export function kvBudget(manifest: ModelManifest, modelBytes: number, limits: MemoryLimits): KvBudget {
+export function kvBudget(manifest: ModelManifest, modelBytes: number, limits: MemoryLimits, wholePrompts = true): KvBudget {
   const arch = manifest.architecture;
-  const padding = manifest.io.kv_padding ?? "left";
+  const slack = wholePrompts ? PREFILL_SLACK_COPIES : 0;
+  const copies = kvCopies(manifest.io.kv_padding ?? "left") + slack;
   const total = kvBytesLeft(limits.isolateBytes, modelBytes, limits.jsReserveBytes);
   const prefixCacheBytes = Math.min(limits.prefixCacheBytes, Math.floor(total / 4));
   return {
-    bytesPerPosition: kvBytesPerPosition(arch.n_embd, arch.n_layer, padding),
+    bytesPerPosition: kvBytesPerPosition(arch.n_embd, arch.n_layer, copies),
     batchBytes: total - prefixCacheBytes,
-    wasmBytes: Math.floor(((total - prefixCacheBytes) * WASM_COPIES) / kvCopies(padding)),
+    wasmBytes: Math.floor(((total - prefixCacheBytes) * (WASM_COPIES + slack)) / copies),
     prefixCacheBytes,
     isolateBytes: limits.isolateBytes,
     modelBytes,
@@ -113,7 +125,7 @@ export function checkFits(budget: KvBudget, rows: number, positions: number): vo
 export function shardedKvBudget(manifest: ModelManifest, shards: readonly { layers: readonly [number, number]; modelBytes: number }[], limits: Omit<MemoryLimits, "prefixCacheBytes">): KvBudget {
   const budgets = shards.map(({ layers, modelBytes }) => {
     const blocks = { ...manifest, io: { ...manifest.io, kv_padding: "right" as const }, architecture: { ...manifest.architecture, n_layer: layers[1] - layers[0] } };
-    return kvBudget(blocks, modelBytes, { ...limits, prefixCacheBytes: 0 });
+    return kvBudget(blocks, modelBytes, { ...limits, prefixCacheBytes: 0 }, false);
   });
   const positions = (b: KvBudget) => b.batchBytes / b.bytesPerPosition;
   return budgets.reduce((tightest, b) => (positions(b) < positions(tightest) ? b : tightest));

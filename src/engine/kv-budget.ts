@@ -40,7 +40,7 @@ export interface KvBudget {
 }
 
 /** Copies of a step's keys/values alive at once, by the graph's padding (see the header); two are in WASM. */
-export const kvCopies = (padding: KvPadding = "left"): number => (padding === "right" ? 3 : 4);
+export const kvCopies = (padding: KvPadding): number => (padding === "right" ? 3 : 4);
 const WASM_COPIES = 2;
 
 /** A batch cache that grows in place keeps headroom (kv.ts appendRightPadded): an eighth, at least 16. */

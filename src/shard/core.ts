@@ -124,9 +124,8 @@ export class ShardCore implements ShardApi {
     const out = await this.forward({ batch: rows.length, seq, hidden: request.hidden, attentionMask: mask, positionIds: request.positionIds, past: batch.kv });
     const before = batch.kv;
     batch.kv = before
-      ? appendRightPadded(before, out.kv.tensors, batch.lengths, seq, true, 0, detachArray) // outgrown arrays freed one by one
+      ? appendRightPadded(before, out.kv.tensors, batch.lengths, seq, true, 0, detachArray) // an outgrown cache freed array by array
       : { batch: rows.length, heads: this.shape.heads, length: seq, tensors: out.kv.tensors };
-    discard(before, batch.kv.tensors); // the cache it outgrew (nothing when it grew in place)
     discard(before ? out.kv : null); // the step's new positions, now copied into the cache
     batch.lengths = batch.lengths.map((length) => length + seq);
     this.account.settle(this.held(), this.kvBytes());

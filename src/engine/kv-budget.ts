@@ -118,15 +118,32 @@ export function checkFits(budget: KvBudget, rows: number, positions: number): vo
  * A sharded model's budget (issue 14): each shard's isolate has the same memory, less its measured
  * WebAssembly memory (`modelBytes`: weights and runtime; the files' size before that is known) and
  * the JS reserve, for its own blocks' keys/values — right-padded, as every shard's are. The shard
- * that admits the fewest positions bounds the batch. No prefix cache. This budget assumes the shard
- * isolate is this front's alone; Durable Object instances of one class may share an isolate, and
- * the shard then refuses what would take the isolate past the same budget (src/shard/memory.ts).
+ * that admits the fewest positions bounds the batch. No prefix cache. A shard that reports its own
+ * budget (`budgetBytes`: what it will admit, from its own ISOLATE_MEMORY_BYTES) is never counted for
+ * more than that, so the front never admits rows a shard would refuse while it is this front's alone
+ * (a refusal makes a request wait, and one that can never fit would wait out its time budget).
+ * Durable Object instances of one class may share an isolate, and the shard then refuses what
+ * would take the isolate past its budget (src/shard/memory.ts). `limits.isolateBytes` 0 and no shard
+ * reporting a budget: no budget (null).
  */
-export function shardedKvBudget(manifest: ModelManifest, shards: readonly { layers: readonly [number, number]; modelBytes: number }[], limits: Omit<MemoryLimits, "prefixCacheBytes">): KvBudget {
-  const budgets = shards.map(({ layers, modelBytes }) => {
+export function shardedKvBudget(manifest: ModelManifest, shards: readonly ShardMemory[], limits: Omit<MemoryLimits, "prefixCacheBytes">): KvBudget | null {
+  const budgets = shards.flatMap(({ layers, modelBytes, budgetBytes }) => {
     const blocks = { ...manifest, io: { ...manifest.io, kv_padding: "right" as const }, architecture: { ...manifest.architecture, n_layer: layers[1] - layers[0] } };
-    return kvBudget(blocks, modelBytes, { ...limits, prefixCacheBytes: 0 }, false);
+    const own = typeof budgetBytes === "number" ? budgetBytes : null;
+    if (limits.isolateBytes <= 0 && own === null) return [];
+    const budget = kvBudget(blocks, modelBytes, { ...limits, prefixCacheBytes: 0 }, false);
+    if (own === null) return [budget];
+    const batchBytes = limits.isolateBytes > 0 ? Math.min(budget.batchBytes, own) : own;
+    return [{ ...budget, batchBytes, wasmBytes: Math.floor((batchBytes * WASM_COPIES) / kvCopies("right")) }];
   });
   const positions = (b: KvBudget) => b.batchBytes / b.bytesPerPosition;
-  return budgets.reduce((tightest, b) => (positions(b) < positions(tightest) ? b : tightest));
+  return budgets.length === 0 ? null : budgets.reduce((tightest, b) => (positions(b) < positions(tightest) ? b : tightest));
+}
+
+/** What the front knows of one shard's memory: its blocks, its WebAssembly memory after load, and
+ * the keys/values budget it reports for its isolate (null or absent: it sets no limit). */
+export interface ShardMemory {
+  layers: readonly [number, number];
+  modelBytes: number;
+  budgetBytes?: number | null;
 }

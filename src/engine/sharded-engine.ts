@@ -37,9 +37,10 @@ export async function loadShardedEngine(files: ModelFiles, manifest: ModelManife
   checkShards(shards, statuses, files.location);
   await warmUp(model, manifest, files.location);
   const loaded = await model.status(); // after the warm-up step: what each shard takes, measured
-  const budget = limits.isolateMemoryBytes > 0
-    ? shardedKvBudget(manifest, shards.map((shard, i) => ({ layers: shard.layers, modelBytes: loaded[i].wasmBytes || shard.bytes })), { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes })
-    : null;
+  // Each shard's own budget bounds what this front admits (a shard configured with less memory than
+  // the front would otherwise refuse, and the request wait out its time budget).
+  const memory = shards.map((shard, i) => ({ layers: shard.layers, modelBytes: loaded[i].wasmBytes || shard.bytes, budgetBytes: loaded[i].isolate?.budgetBytes }));
+  const budget = shardedKvBudget(manifest, memory, { isolateBytes: limits.isolateMemoryBytes, jsReserveBytes: limits.jsReserveBytes });
   // Padding is the shards' business (each row's keys/values are its own there); the front's cache
   // only grows by each step's new positions, as in the right-padded-append layout.
   const layout = kvLayoutFor({ ...manifest, io: { ...manifest.io, kv_padding: "right" } });

@@ -136,6 +136,8 @@ export class ShardedModel {
       } catch (error) {
         if (error instanceof Error && isShardOverloaded(error.cause)) throw await this.refused(error, input.past ? [] : [...ids]);
         lastError = error;
+        // Why the rows are rebuilt (or the request fails): the client sees only a delay, the logs the cause.
+        console.warn(JSON.stringify({ event: "shard_step_failed", attempt: attempt + 1, attempts: this.attempts, rows: ids.size, seq, error: messageOf(error) }));
       }
     }
     // The rows are gone for this front; every shard that still holds them forgets them.

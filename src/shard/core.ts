@@ -82,6 +82,11 @@ export class ShardCore implements ShardApi {
     };
   }
 
+  /** Rows this instance holds now (its batch's and its own). */
+  get rowsHeld(): number {
+    return this.held().size;
+  }
+
   /** Every row held, and its positions. */
   private held(): Map<string, number> {
     const held = new Map([...this.detached].map(([id, kv]) => [id, kv.length]));

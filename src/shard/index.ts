@@ -18,6 +18,10 @@ import { JS_RESERVE_BYTES, loadConfig } from "../config";
 import type { ShardApi, ShardStatus, ShardStepRequest, ShardStepResult } from "../engine/shard-protocol";
 import type { ShardCore } from "./core";
 import { openShardCore } from "./load";
+import { STALE_MS } from "./memory";
+
+/** How often an instance that holds rows re-checks that it still should stay in memory. */
+const KEEP_ALIVE_MS = 5_000;
 
 /** The shard script's bindings (its config is generated per model: tools/sharded/config.ts). */
 export interface ShardEnv {
@@ -36,17 +40,25 @@ export class GptShard extends DurableObject<ShardEnv> implements ShardApi {
   private loading: Promise<ShardCore> | null = null;
   /** Steps left before an armed fault() kills the instance (null: none armed). */
   private faultIn: number | null = null;
+  /** Pending while this instance holds rows (see keepWhileHolding). */
+  private keepAlive: ReturnType<typeof setInterval> | null = null;
+  private lastCallAt = 0;
 
   async step(request: ShardStepRequest): Promise<ShardStepResult> {
     const core = await this.core();
     if (this.faultIn !== null && this.faultIn-- <= 0) this.die();
-    return core.step(request);
+    try {
+      return await core.step(request);
+    } finally {
+      this.keepWhileHolding(core);
+    }
   }
 
   async release(ids: string[]): Promise<void> {
     // A shard that has not loaded holds no rows: nothing to forget, and no reason to load.
     const core = await this.loading?.catch(() => null);
     await core?.release(ids);
+    if (core) this.keepWhileHolding(core);
   }
 
   async status(): Promise<ShardStatus> {
@@ -62,6 +74,25 @@ export class GptShard extends DurableObject<ShardEnv> implements ShardApi {
     if (!(Number.isInteger(afterSteps) && afterSteps >= 0)) throw new Error("fault(afterSteps): a non-negative integer");
     if (afterSteps === 0) this.die();
     this.faultIn = afterSteps - 1;
+  }
+
+  /**
+   * The rows' keys/values live in this instance's memory only, so the instance must not be evicted
+   * while it holds them. An idle Durable Object with nothing pending may be evicted after ~10 s
+   * (hibernation), and workerd does so even between the steps of one long request: a prompt
+   * prefilled for more than 10 s lost every shard's rows as its response went out (measured, GPT-2
+   * in 4 shards, 640 tokens and up), and the front rebuilt them from scratch. A pending timer makes
+   * the instance not hibernatable; it lapses once the instance holds nothing, or has had no call for
+   * STALE_MS (its front went away: the isolate's ledger gives such rows up too, memory.ts).
+   */
+  private keepWhileHolding(core: ShardCore): void {
+    this.lastCallAt = Date.now();
+    if (this.keepAlive !== null || core.rowsHeld === 0) return;
+    this.keepAlive = setInterval(() => {
+      if (core.rowsHeld > 0 && Date.now() - this.lastCallAt < STALE_MS) return;
+      clearInterval(this.keepAlive!);
+      this.keepAlive = null;
+    }, KEEP_ALIVE_MS);
   }
 
   private die(): never {

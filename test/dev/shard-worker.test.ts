@@ -99,6 +99,18 @@ describe("shard Workers in wrangler dev", () => {
     expect(await call<ShardStatus>("status", 1)).toMatchObject({ rows: 2, positions: 10 });
   });
 
+  it("an instance that holds rows stays in memory while no call comes (workerd evicts an idle one after 10 s)", { timeout: 60_000 }, async () => {
+    const before = (await call<ShardStatus>("status", 0)).rows;
+    await step([{ id: "idle", past: 0 }], 3, 40);
+    await new Promise((resolve) => setTimeout(resolve, 13_000));
+    // An evicted instance would come back empty: this step would meet ShardStateLost.
+    const { remote, local } = await step([{ id: "idle", past: 3 }], 1, 41);
+    expect(compareBits(remote, local)).toBe("equal");
+    for (const index of [0, 1]) await call("release", index, { ids: ["idle"] });
+    reference.forEach((core) => core.release(["idle"]));
+    expect(await call<ShardStatus>("status", 0)).toMatchObject({ rows: before });
+  });
+
   it("instances of one shard class under other names run in the same isolate: its ledger counts them all", async () => {
     const hidden = Array.from({ length: 3 * E }, (_, i) => Math.sin(i) * 0.5);
     const request = { rows: [{ id: "o", past: 0, reach: 20 }], seq: 3, hidden, positionIds: [0, 1, 2], release: [], lastOnly: false };

@@ -50,13 +50,28 @@ describe("shardedKvBudget", () => {
     const limits = { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB };
     // 8 blocks in 60 MiB of weights and 4 blocks in 40 MiB: the first has more room but needs twice
     // the bytes per position (8 × 2 × 768 × 4 × 3 copies: shards' graphs are right-padded).
-    const budget = shardedKvBudget(gpt2, [{ layers: [0, 8], modelBytes: 60 * MiB }, { layers: [8, 12], modelBytes: 40 * MiB }], limits);
+    const budget = shardedKvBudget(gpt2, [{ layers: [0, 8], modelBytes: 60 * MiB }, { layers: [8, 12], modelBytes: 40 * MiB }], limits)!;
     expect(budget.bytesPerPosition).toBe(8 * 2 * 768 * 4 * 3);
     expect(budget.modelBytes).toBe(60 * MiB);
     expect(budget.batchBytes).toBe(56 * MiB);
     expect(budget.prefixCacheBytes).toBe(0);
     // Most weights on the smaller shard: 36 MiB for 4 blocks (9 MiB a block) is tighter than 86 MiB for 8.
-    expect(shardedKvBudget(gpt2, [{ layers: [0, 8], modelBytes: 30 * MiB }, { layers: [8, 12], modelBytes: 80 * MiB }], limits).modelBytes).toBe(80 * MiB);
+    expect(shardedKvBudget(gpt2, [{ layers: [0, 8], modelBytes: 30 * MiB }, { layers: [8, 12], modelBytes: 80 * MiB }], limits)!.modelBytes).toBe(80 * MiB);
+  });
+
+  it("never counts a shard for more than the budget it reports for its own isolate", () => {
+    const gpt2 = { ...distil, architecture: { ...distil.architecture, n_layer: 12 } };
+    const limits = { isolateBytes: 160 * MiB, jsReserveBytes: 12 * MiB };
+    const shards = [{ layers: [0, 6] as const, modelBytes: 40 * MiB }, { layers: [6, 12] as const, modelBytes: 40 * MiB }];
+    // The front was given 160 MiB, the shards 128: the front admits what the shards will take.
+    expect(shardedKvBudget(gpt2, shards, limits)!.batchBytes).toBe(108 * MiB);
+    const own = shards.map((shard, i) => ({ ...shard, budgetBytes: (i === 1 ? 76 : 90) * MiB }));
+    expect(shardedKvBudget(gpt2, own, limits)!.batchBytes).toBe(76 * MiB);
+    // A shard with more room than the front's formula gives it is still held to the front's.
+    expect(shardedKvBudget(gpt2, own.map((s) => ({ ...s, budgetBytes: 200 * MiB })), limits)!.batchBytes).toBe(108 * MiB);
+    // A front with no limit of its own admits by the shards' budgets; nobody limited: no budget.
+    expect(shardedKvBudget(gpt2, own, { ...limits, isolateBytes: 0 })!.batchBytes).toBe(76 * MiB);
+    expect(shardedKvBudget(gpt2, shards.map((s) => ({ ...s, budgetBytes: null })), { ...limits, isolateBytes: 0 })).toBeNull();
   });
 });
 
@@ -101,7 +116,7 @@ describe("the one cost model of keys/values", () => {
   it("is what the unsharded budget, the sharded front's and checkFits count with", () => {
     const limits = { isolateBytes: 128 * MiB, jsReserveBytes: 12 * MiB };
     expect(kvBudget(distil, 101 * MiB, { ...limits, prefixCacheBytes: 0 }).bytesPerPosition).toBe(kvBytesPerPosition(768, 6, 4)); // + the prefill slack
-    const budget = shardedKvBudget(distil, [{ layers: [0, 2], modelBytes: 50 * MiB }, { layers: [2, 6], modelBytes: 50 * MiB }], limits);
+    const budget = shardedKvBudget(distil, [{ layers: [0, 2], modelBytes: 50 * MiB }, { layers: [2, 6], modelBytes: 50 * MiB }], limits)!;
     expect(budget.bytesPerPosition).toBe(kvBytesPerPosition(768, 4));
     expect(budget.batchBytes).toBe(kvBytesLeft(128 * MiB, 50 * MiB, 12 * MiB));
     const fits = Math.floor(budget.batchBytes / kvBytesFor(budget.bytesPerPosition, 1, 100));

@@ -89,7 +89,8 @@ export async function benchShardedIsolates(folder: string, plan: ShardedIsolates
   if (!manifest.shards) throw new Error(`${modelDir} is not a sharded model`);
   const persistTo = join(BENCH_DIR, "sharded-r2");
   const prefix = await uploadModel({ modelDir, prefix: `bench-${basename(modelDir)}`, persistTo, log: () => undefined });
-  const configs = await writeShardedConfigs({ shards: manifest.shards.length, prefix, outDir: join(BENCH_DIR, "sharded-isolates-configs", basename(modelDir)) });
+  // The vars go into every config: the shards count keys/values against ISOLATE_MEMORY_BYTES too.
+  const configs = await writeShardedConfigs({ shards: manifest.shards.length, prefix, outDir: join(BENCH_DIR, "sharded-isolates-configs", basename(modelDir)), vars });
   // The real front, plus the one route that lets the inspector into a shard before it loads.
   const front = JSON.parse(await readFile(configs[0], "utf8")) as Record<string, unknown>;
   // No rate limit: every request of the bench comes from one address (wrangler dev sets
@@ -102,7 +103,7 @@ export async function benchShardedIsolates(folder: string, plan: ShardedIsolates
   for (const group of onePerRun ? names.map((n) => [n]) : [names]) {
     result.runs++;
     log(`${result.model}: run ${result.runs}, watching ${group.map(label).join(", ")}…`);
-    await oneRun(configs, persistTo, vars, group, phases, result, log);
+    await oneRun(configs, persistTo, group, phases, result, log);
   }
   return result;
 }
@@ -161,10 +162,10 @@ async function generate(origin: string, body: { prompt: string; max_new_tokens: 
   if (tokens !== body.max_new_tokens) throw new Error(`asked for ${body.max_new_tokens} new tokens, got ${tokens}`);
 }
 
-async function oneRun(configs: string[], persistTo: string, vars: Record<string, string>, watched: IsolateName[], phases: Phase[], result: ShardedIsolatesResult, log: (line: string) => void): Promise<void> {
+async function oneRun(configs: string[], persistTo: string, watched: IsolateName[], phases: Phase[], result: ShardedIsolatesResult, log: (line: string) => void): Promise<void> {
   // Deployed memory config; only the time budget is raised (a full context through many shards
   // on 2 shared cores takes longer than the deployed 25 s).
-  const overrides = Object.entries({ GENERATION_TIMEOUT_MS: "600000", ...vars }).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const overrides = ["--var", "GENERATION_TIMEOUT_MS:600000"];
   const dev = await startDev([...configs.flatMap((c) => ["-c", c]), ...overrides], persistTo, log);
   const monitors: Array<[IsolateName, IsolateMemory]> = [];
   try {

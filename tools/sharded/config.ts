@@ -28,6 +28,9 @@ export interface ShardedConfigOptions {
   faults?: boolean;
   /** The front's wrangler config to start from (default: the project's wrangler.toml). */
   frontConfig?: string;
+  /** Vars over every Worker's, front and shards alike (e.g. ISOLATE_MEMORY_BYTES: `wrangler dev
+   * --var` reaches only the first config's Worker). */
+  vars?: Record<string, string>;
 }
 
 type Raw = Record<string, unknown> & { name?: string; vars?: Record<string, unknown>; r2_buckets?: Array<{ binding: string; bucket_name: string }> };
@@ -50,7 +53,7 @@ export async function writeShardedConfigs(options: ShardedConfigOptions): Promis
     ...base,
     main: absolute(String(base.main)),
     ...(base.assets ? { assets: { ...(base.assets as object), directory: absolute(String((base.assets as { directory: string }).directory)) } } : {}),
-    vars: { ...base.vars, MODEL: model, ...faults },
+    vars: { ...base.vars, MODEL: model, ...faults, ...options.vars },
     durable_objects: { bindings: shards.map((i) => ({ name: shardBinding(i), class_name: SHARD_CLASS, script_name: shardScript(frontName, i) })) },
   };
   const shardConfig = (i: number): Raw => ({
@@ -67,7 +70,7 @@ export async function writeShardedConfigs(options: ShardedConfigOptions): Promis
     limits: base.limits ?? { cpu_ms: 30_000 },
     r2_buckets: [bucket],
     // The front's isolate memory: each shard isolate counts its instances' keys/values against it.
-    vars: { MODEL: model, SHARD_INDEX: String(i), ...memory, ...faults },
+    vars: { MODEL: model, SHARD_INDEX: String(i), ...memory, ...faults, ...options.vars },
     durable_objects: { bindings: [{ name: "SHARD", class_name: SHARD_CLASS }] },
     migrations: [{ tag: "v1", new_sqlite_classes: [SHARD_CLASS] }],
     observability: base.observability,

@@ -172,8 +172,13 @@ async function oneRun(configs: string[], persistTo: string, watched: IsolateName
     const poke = (path: string) => () => fetch(`${dev.origin}${path}`).then((r) => r.arrayBuffer());
     const urls = await workerInspectorUrls();
     for (const name of watched) {
-      if (name === "front") monitors.push([name, await IsolateMemory.connect(dev.inspectorPort, poke("/__bench/ping"))]);
-      else {
+      // The front through workerd's own inspector too: wrangler's proxy attaches to whichever
+      // Worker of a multi-Worker dev reloaded last, not necessarily the front.
+      if (name === "front") {
+        const url = urls.get("edge-gpt2");
+        if (!url) throw new Error(`workerd's inspector lists no isolate edge-gpt2 (it lists ${[...urls.keys()].join(", ")})`);
+        monitors.push([name, await IsolateMemory.connectTo(url, poke("/__bench/ping"), { pokeWhileWaiting: true })]);
+      } else {
         const url = urls.get(shardScript("edge-gpt2", name));
         if (!url) throw new Error(`workerd's inspector lists no isolate ${shardScript("edge-gpt2", name)} (it lists ${[...urls.keys()].join(", ")})`);
         monitors.push([name, await IsolateMemory.connectTo(url, poke(`/__bench/enter-shard/${name}`), { pokeWhileWaiting: true })]);

@@ -47,12 +47,30 @@ export class IsolateMemory {
   /** The Worker's execution context (Runtime.evaluate finds no default one in workerd). */
   private contextId: number | null = null;
 
+  /** Reconnections so far: wrangler's own inspector proxy may take an isolate's one connection. */
+  private reconnects = 0;
+  private closing = false;
+  private socket!: WebSocket;
+
   private constructor(
-    private readonly socket: WebSocket,
+    private readonly url: string,
     private readonly poke: () => Promise<unknown>,
     /** workerd's own inspector answers only while the isolate is entered: poke until it does. */
     private readonly pokeWhileWaiting = false,
-  ) {
+  ) {}
+
+  /** Opens the connection (again): workerd's inspector keeps one connection per isolate, and
+   * wrangler's inspector proxy connects to one isolate of a multi-Worker dev as it (re)loads,
+   * closing ours ("inspector connection closed" at random, mostly at start). */
+  private async open(): Promise<void> {
+    // The inspector proxy of wrangler / miniflare refuses an upgrade without an allowed Origin;
+    // Node's WebSocket (undici) takes extra headers as a non-standard second argument.
+    const init = { headers: { origin: "http://localhost" } } as unknown as string[];
+    const socket = new WebSocket(this.url, init);
+    await new Promise<void>((done, fail) => {
+      socket.addEventListener("open", () => done(), { once: true });
+      socket.addEventListener("error", () => fail(new Error(`cannot connect to ${this.url}`)), { once: true });
+    });
     socket.addEventListener("message", (event) => {
       const reply = JSON.parse(String(event.data)) as CdpReply & { method?: string; params?: { context?: { id: number } } };
       if (reply.method === "Runtime.executionContextCreated") this.contextId = reply.params?.context?.id ?? null;
@@ -63,9 +81,13 @@ export class IsolateMemory {
       else waiter?.done(reply.result ?? {});
     });
     socket.addEventListener("close", () => {
-      for (const waiter of this.pending.values()) waiter.fail(new Error("inspector connection closed"));
+      for (const waiter of this.pending.values()) waiter.fail(new InspectorClosed());
       this.pending.clear();
     });
+    this.socket = socket;
+    await this.send("Runtime.enable"); // announces the execution context
+    // (wrangler's proxy announces it to its first client only: one connection per wrangler dev)
+    await this.trackWasmMemories();
   }
 
   /**
@@ -85,22 +107,27 @@ export class IsolateMemory {
    */
   static async connectTo(url: string, poke: () => Promise<unknown>, { pokeWhileWaiting = false } = {}): Promise<IsolateMemory> {
     if (typeof WebSocket === "undefined") throw new Error("isolate-memory needs a global WebSocket (Node 22; run it through an npm script)");
-    // The inspector proxy of wrangler / miniflare refuses an upgrade without an allowed Origin;
-    // Node's WebSocket (undici) takes extra headers as a non-standard second argument.
-    const init = { headers: { origin: "http://localhost" } } as unknown as string[];
-    const socket = new WebSocket(url, init);
-    await new Promise<void>((done, fail) => {
-      socket.addEventListener("open", () => done(), { once: true });
-      socket.addEventListener("error", () => fail(new Error(`cannot connect to ${url}`)), { once: true });
-    });
-    const memory = new IsolateMemory(socket, poke, pokeWhileWaiting);
-    await memory.send("Runtime.enable"); // announces the execution context
-    // (wrangler's proxy announces it to its first client only: one connection per wrangler dev)
-    await memory.trackWasmMemories();
+    const memory = new IsolateMemory(url, poke, pokeWhileWaiting);
+    await memory.open();
     return memory;
   }
 
-  send(method: string, params: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  /** `sendOnce`, connecting again when another client took the isolate's connection (a few times). */
+  async send(method: string, params: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    for (;;) {
+      try {
+        if (this.socket.readyState !== WebSocket.OPEN) throw new InspectorClosed();
+        return await this.sendOnce(method, params, timeoutMs);
+      } catch (error) {
+        if (!(error instanceof InspectorClosed) || this.closing || this.reconnects >= MAX_RECONNECTS) throw error;
+        this.reconnects++;
+        await new Promise((r) => setTimeout(r, 200));
+        await this.open();
+      }
+    }
+  }
+
+  private sendOnce(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
     const id = this.nextId++;
     return new Promise((done, fail) => {
       const timer = setTimeout(() => {
@@ -207,9 +234,18 @@ export class IsolateMemory {
   }
 
   close(): void {
+    this.closing = true;
     this.socket.close();
   }
 }
+
+class InspectorClosed extends Error {
+  constructor() {
+    super("inspector connection closed");
+  }
+}
+/** More than this, and something keeps taking the connection: the run fails. */
+const MAX_RECONNECTS = 10;
 
 const TRACKER_KEY = `Symbol.for("isolate-memory.wasm")`;
 const INSTALL_TRACKER = `(() => {

@@ -3,6 +3,7 @@
 // and the manifest; no onnxruntime heap in the front), 8 concurrent 128-token generations, and one
 // 1,024-position context. The shards' isolates are measured by `npm run bench:shards`; the front is
 // the first Worker of the sharded `wrangler dev`, the one its inspector port reaches.
+import { workerInspectorUrls } from "../lib/workerd-inspector.js";
 import { IsolateMemory, mibFigure as mib, type PhaseMemory } from "../lib/isolate-memory.js";
 
 export interface FrontMemory {
@@ -19,10 +20,15 @@ type Generate = (body: Record<string, unknown>) => Promise<unknown>;
 export class FrontIsolate {
   private constructor(private readonly isolate: IsolateMemory) {}
 
-  static async connect(origin: string, inspectorPort: number): Promise<FrontIsolate> {
+  /** The front of the `wrangler dev` whose process is `devPid`, through workerd's own inspector
+   * (wrangler's proxy attaches to whichever Worker reloaded last, not necessarily the front). */
+  static async connect(origin: string, devPid: number): Promise<FrontIsolate> {
+    const url = (await workerInspectorUrls(devPid)).get("edge-gpt2");
+    if (!url) throw new Error("workerd's inspector lists no isolate edge-gpt2 for the sharded wrangler dev");
     // The poke is a route that does not exist: it enters the isolate without loading the model
     // (GET /health would load it, and the load phase would find it loaded already).
-    return new FrontIsolate(await IsolateMemory.connect(inspectorPort, () => fetch(`${origin}/__bench/no-such-route`).then((r) => r.arrayBuffer())));
+    const poke = () => fetch(`${origin}/__bench/no-such-route`).then((r) => r.arrayBuffer());
+    return new FrontIsolate(await IsolateMemory.connectTo(url, poke, { pokeWhileWaiting: true }));
   }
 
   async load(run: () => Promise<unknown>): Promise<PhaseMemory> {

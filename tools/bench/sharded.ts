@@ -64,20 +64,23 @@ export async function benchSharded(folder: string, shardedFolder: string, plan: 
   log("uploading both to local R2…");
   const plainPrefix = await uploadModel({ modelDir: plainDir, prefix: `bench-${folder}`, persistTo, log: () => undefined });
   const shardedPrefix = await uploadModel({ modelDir: shardedDir, prefix: `bench-${folder}-sharded`, persistTo, log: () => undefined });
-  const configs = await writeShardedConfigs({ shards: plan.shards, prefix: shardedPrefix, outDir: join(BENCH_DIR, "sharded-configs") });
   // No byte budget: workerd gives an isolate no memory limit, and the unsharded model would not fit
   // 128 MB. No prefix cache: the sharded front has none, and a repeated prompt would skip the
   // unsharded prefill altogether.
   // A long time budget: the front's full-context phase prefills ~900 tokens on shared cores.
-  const vars = ["--var", "ISOLATE_MEMORY_BYTES:0", "--var", "RESPONSE_CACHE_BYTES:0", "--var", "PREFIX_CACHE_BYTES:0", "--var", "GENERATION_TIMEOUT_MS:300000"];
+  // (In every sharded config: `wrangler dev --var` reaches only the first, and the front admits no
+  // more than the shards' own budgets.)
+  const settings = { ISOLATE_MEMORY_BYTES: "0", RESPONSE_CACHE_BYTES: "0", PREFIX_CACHE_BYTES: "0", GENERATION_TIMEOUT_MS: "300000" };
+  const configs = await writeShardedConfigs({ shards: plan.shards, prefix: shardedPrefix, outDir: join(BENCH_DIR, "sharded-configs"), vars: settings });
+  const vars = Object.entries(settings).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
   const plain = await startDev(["-c", join(ROOT, "wrangler.toml"), "--var", `MODEL:r2:${plainPrefix}`, ...vars], persistTo, log);
-  const sharded = await startDev([...configs.flatMap((c) => ["-c", c]), ...vars], persistTo, log);
+  const sharded = await startDev(configs.flatMap((c) => ["-c", c]), persistTo, log);
   try {
     const variants = { unsharded: plain.origin, sharded: sharded.origin };
     const samples = { unsharded: emptySamples(), sharded: emptySamples() };
     await generate(plain.origin, plan.maxNewTokens); // loads the model
     // The front's isolate from before it loads anything (the kernel; the shards load in theirs).
-    const front = await FrontIsolate.connect(sharded.origin, sharded.inspectorPort);
+    const front = await FrontIsolate.connect(sharded.origin, sharded.pid);
     const frontLoad = await front.load(() => generate(sharded.origin, plan.maxNewTokens));
     for (let r = 0; r < plan.repetitions; r++) {
       for (const [name, origin] of Object.entries(variants) as [keyof typeof variants, string][]) {
@@ -139,7 +142,7 @@ async function post(origin: string, body: Record<string, unknown>): Promise<unkn
 }
 
 /** `wrangler dev` with these configs on a free port, until it says it is ready. */
-export async function startDev(args: string[], persistTo: string, log: (line: string) => void): Promise<{ origin: string; inspectorPort: number; close(): void }> {
+export async function startDev(args: string[], persistTo: string, log: (line: string) => void): Promise<{ origin: string; inspectorPort: number; pid: number; close(): void }> {
   const port = await freePort();
   const inspector = await freePort();
   const child: ChildProcess = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", ...args, "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persistTo], {
@@ -171,7 +174,7 @@ export async function startDev(args: string[], persistTo: string, log: (line: st
     throw error;
   });
   log(`wrangler dev ready on port ${port}`);
-  return { origin: `http://127.0.0.1:${port}`, inspectorPort: inspector, close };
+  return { origin: `http://127.0.0.1:${port}`, inspectorPort: inspector, pid: child.pid!, close };
 }
 
 /** The table of the run (ratios are sharded / unsharded, from the same run). */

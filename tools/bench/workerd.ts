@@ -67,13 +67,13 @@ export async function startBenchWorker(root: string): Promise<BenchWorker> {
 }
 
 /** workerd processes that descend from this process (the one we start is the new one). */
-export async function workerdPids(): Promise<number[]> {
+export async function workerdPids(root = process.pid): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = await readFile(`/proc/${entry}/stat`, "utf8");
-      if (stat.includes("(workerd)") && (await descendsFromUs(Number(entry)))) pids.push(Number(entry));
+      if (stat.includes("(workerd)") && (await descendsFrom(Number(entry), root))) pids.push(Number(entry));
     } catch {
       // the process exited while we looked
     }
@@ -81,9 +81,9 @@ export async function workerdPids(): Promise<number[]> {
   return pids;
 }
 
-async function descendsFromUs(pid: number): Promise<boolean> {
+async function descendsFrom(pid: number, root: number): Promise<boolean> {
   for (let p = pid, hops = 0; p > 1 && hops < 10; hops++) {
-    if (p === process.pid) return true;
+    if (p === root) return true;
     const stat = await readFile(`/proc/${p}/stat`, "utf8");
     p = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
   }

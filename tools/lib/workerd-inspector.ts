@@ -6,10 +6,11 @@
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { workerdPids } from "../bench/workerd.js";
 
-/** Script name → inspector WebSocket URL, for every user Worker of the workerd processes we started. */
-export async function workerInspectorUrls(): Promise<Map<string, string>> {
+/** Script name → inspector WebSocket URL, for every user Worker of the workerd processes we started
+ * (or that process `root` started: one `wrangler dev` of several). */
+export async function workerInspectorUrls(root?: number): Promise<Map<string, string>> {
   const found = new Map<string, string>();
-  for (const pid of await workerdPids()) {
+  for (const pid of await workerdPids(root)) {
     for (const port of await listeningPorts(pid)) {
       const targets = await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(2000) })
         .then((r) => (r.ok ? (r.json() as Promise<{ id?: string; webSocketDebuggerUrl?: string }[]>) : []))

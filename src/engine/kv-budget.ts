@@ -43,6 +43,9 @@ export interface KvBudget {
 export const kvCopies = (padding: KvPadding): number => (padding === "right" ? 3 : 4);
 const WASM_COPIES = 2;
 
+/** The part of a batch budget that lives in onnxruntime's heap: its two copies and any prefill slack, of all `copies`. */
+const wasmShare = (batchBytes: number, copies: number, slack: number): number => Math.floor((batchBytes * (WASM_COPIES + slack)) / copies);
+
 /** A batch cache that grows in place keeps headroom (kv.ts appendRightPadded): an eighth, at least 16. */
 export const withHeadroom = (positions: number) => positions + Math.max(16, positions >> 3);
 
@@ -76,7 +79,7 @@ export function kvBudget(manifest: ModelManifest, modelBytes: number, limits: Me
   return {
     bytesPerPosition: kvBytesPerPosition(arch.n_embd, arch.n_layer, copies),
     batchBytes: total - prefixCacheBytes,
-    wasmBytes: Math.floor(((total - prefixCacheBytes) * (WASM_COPIES + slack)) / copies),
+    wasmBytes: wasmShare(total - prefixCacheBytes, copies, slack),
     prefixCacheBytes,
     isolateBytes: limits.isolateBytes,
     modelBytes,
@@ -134,7 +137,7 @@ export function shardedKvBudget(manifest: ModelManifest, shards: readonly ShardM
     const budget = kvBudget(blocks, modelBytes, { ...limits, prefixCacheBytes: 0 }, false);
     if (own === null) return [budget];
     const batchBytes = limits.isolateBytes > 0 ? Math.min(budget.batchBytes, own) : own;
-    return [{ ...budget, batchBytes, wasmBytes: Math.floor((batchBytes * WASM_COPIES) / kvCopies("right")) }];
+    return [{ ...budget, batchBytes, wasmBytes: wasmShare(batchBytes, kvCopies("right"), 0) }];
   });
   const positions = (b: KvBudget) => b.batchBytes / b.bytesPerPosition;
   return budgets.length === 0 ? null : budgets.reduce((tightest, b) => (positions(b) < positions(tightest) ? b : tightest));

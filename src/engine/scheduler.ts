@@ -291,8 +291,10 @@ export class BatchScheduler {
 
   /** After the model refused a step: wait out the backoff, or less when a waiting request's budget ends sooner. */
   private async backOff(backoff: RefusalBackoff): Promise<void> {
+    const wait = backoff.waitMs(Date.now());
+    if (wait === 0) return; // every decode step asks: no refusal, nothing to look at
     const budgets = this.waiting.flatMap(({ spec: { budget } }) => (budget.deadline === null ? [] : [budget.deadline - budget.now()]));
-    const ms = Math.min(backoff.waitMs(Date.now()), ...budgets);
+    const ms = Math.min(wait, ...budgets);
     if (ms > 0) await new Promise<void>((resolve) => setTimeout(resolve, ms));
   }
 
@@ -405,18 +407,18 @@ export class BatchScheduler {
     }
   }
 
-  /**
-   * The batch's cache replaced by `next` (`nextOwned`: its new buffers are the batch's alone). Buffers
-   * of the old one the batch owned and `next` does not reuse are detached: freed at once, where a
-   * dropped reference leaves them in the isolate until V8's next full GC (measured in workerd: 8
-   * queued rows left 14 MiB of finished and outgrown caches behind).
-   */
   /** Where the batch's old arrays go as a reshaping copies them: detached at once when the batch
    * owns them, so the old cache and its replacement are never both held whole (kv-budget.ts). */
   private release(): Release | undefined {
     return this.kvOwned ? detachArray : undefined;
   }
 
+  /**
+   * The batch's cache replaced by `next` (`nextOwned`: its new buffers are the batch's alone). Buffers
+   * of the old one the batch owned and `next` does not reuse are detached: freed at once, where a
+   * dropped reference leaves them in the isolate until V8's next full GC (measured in workerd: 8
+   * queued rows left 14 MiB of finished and outgrown caches behind).
+   */
   private setKv(next: KvCache | null, nextOwned: boolean): void {
     const old = this.kv;
     if (old && this.kvOwned) detachBuffers(old.tensors, next?.tensors);

@@ -17,7 +17,7 @@ import type { ShardRow } from "../../src/engine/shard-protocol.js";
 import type { ModelManifest } from "../../src/model/manifest.js";
 import { freePort } from "../lib/free-port.js";
 import { IsolateMemory, mib, type PhaseMemory } from "../lib/isolate-memory.js";
-import { workerInspectorUrls } from "../lib/workerd-inspector.js";
+import { inspectorUrlOf, workerInspectorUrls } from "../lib/workerd-inspector.js";
 import { writeShardedConfigs } from "../sharded/config.js";
 import { uploadModel } from "../upload.js";
 import { benchShardedIsolates, ISSUE14_SHARDED } from "./sharded-isolates.js";
@@ -108,8 +108,7 @@ async function measureShard(index: number, front: ModelManifest, configs: string
       if (!ready) await new Promise((r) => setTimeout(r, 250));
     }
     const script = `edge-gpt2-shard-caller-shard-${index}`;
-    const url = (await workerInspectorUrls()).get(script);
-    if (!url) throw new Error(`workerd's inspector lists no isolate ${script}`);
+    const url = inspectorUrlOf(await workerInspectorUrls(), script);
     // release([]) enters the shard's isolate without loading it (status() would load the shard).
     // wrangler's own inspector proxy may connect to workerd's inspector just after start, which
     // closes ours: a few attempts.

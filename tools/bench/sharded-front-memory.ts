@@ -2,8 +2,8 @@
 // + WASM, tools/lib/isolate-memory.ts) through the phases issue 14 names: load (the LM-head kernel
 // and the manifest; no onnxruntime heap in the front), 8 concurrent 128-token generations, and one
 // 1,024-position context. The shards' isolates are measured by `npm run bench:shards`; the front is
-// the first Worker of the sharded `wrangler dev`, the one its inspector port reaches.
-import { workerInspectorUrls } from "../lib/workerd-inspector.js";
+// reached through workerd's own inspector of the sharded `wrangler dev` (its script edge-gpt2).
+import { inspectorUrlOf, workerInspectorUrls } from "../lib/workerd-inspector.js";
 import { IsolateMemory, mibFigure as mib, type PhaseMemory } from "../lib/isolate-memory.js";
 
 export interface FrontMemory {
@@ -23,8 +23,7 @@ export class FrontIsolate {
   /** The front of the `wrangler dev` whose process is `devPid`, through workerd's own inspector
    * (wrangler's proxy attaches to whichever Worker reloaded last, not necessarily the front). */
   static async connect(origin: string, devPid: number): Promise<FrontIsolate> {
-    const url = (await workerInspectorUrls(devPid)).get("edge-gpt2");
-    if (!url) throw new Error("workerd's inspector lists no isolate edge-gpt2 for the sharded wrangler dev");
+    const url = inspectorUrlOf(await workerInspectorUrls(devPid), "edge-gpt2");
     // The poke is a route that does not exist: it enters the isolate without loading the model
     // (GET /health would load it, and the load phase would find it loaded already).
     const poke = () => fetch(`${origin}/__bench/no-such-route`).then((r) => r.arrayBuffer());

@@ -10,7 +10,7 @@
 import { writeFile, readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { IsolateMemory, type IsolateSample, type PhaseMemory } from "../lib/isolate-memory.js";
-import { workerInspectorUrls } from "../lib/workerd-inspector.js";
+import { inspectorUrlOf, workerInspectorUrls } from "../lib/workerd-inspector.js";
 import { shardScript, writeShardedConfigs } from "../sharded/config.js";
 import { uploadModel } from "../upload.js";
 import { mixedBodies, sendMixed } from "./mixed-bodies.js";
@@ -174,15 +174,8 @@ async function oneRun(configs: string[], persistTo: string, watched: IsolateName
     for (const name of watched) {
       // The front through workerd's own inspector too: wrangler's proxy attaches to whichever
       // Worker of a multi-Worker dev reloaded last, not necessarily the front.
-      if (name === "front") {
-        const url = urls.get("edge-gpt2");
-        if (!url) throw new Error(`workerd's inspector lists no isolate edge-gpt2 (it lists ${[...urls.keys()].join(", ")})`);
-        monitors.push([name, await IsolateMemory.connectTo(url, poke("/__bench/ping"), { pokeWhileWaiting: true })]);
-      } else {
-        const url = urls.get(shardScript("edge-gpt2", name));
-        if (!url) throw new Error(`workerd's inspector lists no isolate ${shardScript("edge-gpt2", name)} (it lists ${[...urls.keys()].join(", ")})`);
-        monitors.push([name, await IsolateMemory.connectTo(url, poke(`/__bench/enter-shard/${name}`), { pokeWhileWaiting: true })]);
-      }
+      const [script, path] = name === "front" ? ["edge-gpt2", "/__bench/ping"] : [shardScript("edge-gpt2", name), `/__bench/enter-shard/${name}`];
+      monitors.push([name, await IsolateMemory.connectTo(inspectorUrlOf(urls, script), poke(path), { pokeWhileWaiting: true })]);
     }
     const figures = await Promise.all(monitors.map(async ([name, m]) => ({ name, idle: await m.afterGc(), phases: [] as Array<PhaseMemory | undefined> })));
     for (const [name, run] of phases) {

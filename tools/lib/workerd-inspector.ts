@@ -24,6 +24,13 @@ export async function workerInspectorUrls(root?: number): Promise<Map<string, st
   return found;
 }
 
+/** The inspector URL of script `script` among `urls` (workerInspectorUrls); an error naming what is listed. */
+export function inspectorUrlOf(urls: ReadonlyMap<string, string>, script: string): string {
+  const url = urls.get(script);
+  if (!url) throw new Error(`workerd's inspector lists no isolate ${script} (it lists ${[...urls.keys()].join(", ") || "none"})`);
+  return url;
+}
+
 /** TCP ports process `pid` listens on (its socket inodes matched against /proc/net/tcp). */
 async function listeningPorts(pid: number): Promise<number[]> {
   const inodes = new Set<string>();

@@ -2,11 +2,14 @@
 // Deploys a sharded model (issue 14) to the account wrangler is logged in to, in the order that
 // never leaves the front pointing at something missing: the model into the R2 bucket (front
 // manifest last), then every shard Worker (each a script of its own: its own isolate), then the
-// front, whose Durable Object bindings name the shard scripts. --dry-run writes the configs and
-// prints the commands instead.
+// front, whose Durable Object bindings name the shard scripts. Before anything is uploaded, every
+// Worker is bundled as `wrangler deploy` would (a dry run: config read, bundle built, its size and
+// contents checked), so a broken config fails here rather than halfway through a deploy.
+// --dry-run does that much, needs no account, and prints the commands instead of running them.
 import { spawnSync } from "node:child_process";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { bundleWorker, checkBundle, mib } from "./lib/bundle.js";
 import { shardCount, writeShardedConfigs } from "./sharded/config.js";
 import { planUpload } from "./upload.js";
 
@@ -23,8 +26,15 @@ async function main(): Promise<void> {
   const modelDir = resolve(positionals[0]);
   const shards = await shardCount(modelDir);
   const { prefix, commands: upload } = await planUpload({ modelDir, prefix: values.prefix ?? basename(modelDir), bucket: values.bucket, remote: true });
-  const configs = await writeShardedConfigs({ shards, prefix, outDir: join(ROOT, ".wrangler/sharded", `deploy-${prefix.replace(/\//g, "_")}`) });
+  const outDir = join(ROOT, ".wrangler/sharded", `deploy-${prefix.replace(/\//g, "_")}`);
+  const configs = await writeShardedConfigs({ shards, prefix, outDir });
   const [front, ...shardConfigs] = configs;
+  for (const config of configs) {
+    const name = basename(config, ".json");
+    const bundle = await bundleWorker(config, join(outDir, "dist", name));
+    checkBundle(bundle, name);
+    console.log(`bundled ${name}: ${bundle.modules.length} modules, ${mib(bundle.gzip)} gzip (wrangler deploy --dry-run -c ${config})`);
+  }
   const commands = [...upload, ...shardConfigs.map((c) => ["deploy", "-c", c]), ["deploy", "-c", front]];
   for (const args of commands) {
     console.log(`wrangler ${args.join(" ")}`);

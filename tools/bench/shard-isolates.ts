@@ -15,6 +15,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ShardRow } from "../../src/engine/shard-protocol.js";
 import type { ModelManifest } from "../../src/model/manifest.js";
+import { benchDevEnv } from "../lib/bench-dev-env.js";
 import { freePort } from "../lib/free-port.js";
 import { IsolateMemory, mib, type PhaseMemory } from "../lib/isolate-memory.js";
 import { inspectorUrlOf, workerInspectorUrls } from "../lib/workerd-inspector.js";
@@ -89,7 +90,10 @@ async function main(): Promise<void> {
 async function measureShard(index: number, front: ModelManifest, configs: string[], persistTo: string, chunk: number): Promise<ShardFigures> {
   const port = await freePort();
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", ...configs.flatMap((c) => ["-c", c]), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--show-interactive-dev-session=false"], {
-    cwd: ROOT, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false", CI: "true", WRANGLER_REGISTRY_PATH: join(persistTo, "..", "registry") }, // a registry of its own: see sharded.ts stdio: ["ignore", "pipe", "pipe"], detached: true,
+    cwd: ROOT,
+    env: { ...benchDevEnv(join(persistTo, "..", "registry")), CI: "true" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group: closing it ends workerd too
   });
   let output = "";
   child.stdout.on("data", (d) => (output += d));

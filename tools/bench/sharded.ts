@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { benchDevEnv } from "../lib/bench-dev-env.js";
 import { freePort } from "../lib/free-port.js";
 import { writeShardedConfigs } from "../sharded/config.js";
 import { uploadModel } from "../upload.js";
@@ -50,6 +51,8 @@ export interface ShardedResult {
   shards: number;
   unsharded: VariantResult;
   sharded: VariantResult;
+  /** Sharded ÷ unsharded, repetition by repetition (both measured back to back): median and range. */
+  ratios: VariantResult;
   /** The sharded model's front isolate through load, 8 × 128 at once and a full context. */
   front: FrontMemory;
 }
@@ -82,13 +85,20 @@ export async function benchSharded(folder: string, shardedFolder: string, plan: 
     // The front's isolate from before it loads anything (the kernel; the shards load in theirs).
     const front = await FrontIsolate.connect(sharded.origin, sharded.pid);
     const frontLoad = await front.load(() => generate(sharded.origin, plan.maxNewTokens));
+    // Per repetition: one request alone on each side, then the concurrent requests on each side
+    // (the batches leave work behind — a GC, freed caches — that slowed whichever single request
+    // came next by up to a third when they were interleaved), the order alternating.
+    const names = Object.keys(variants) as (keyof typeof variants)[];
     for (let r = 0; r < plan.repetitions; r++) {
-      for (const [name, origin] of Object.entries(variants) as [keyof typeof variants, string][]) {
-        const one = await generate(origin, plan.maxNewTokens);
+      const order = r % 2 === 0 ? names : [...names].reverse();
+      for (const name of order) {
+        const one = await generate(variants[name], plan.maxNewTokens);
         samples[name].decodeTps.push(one.decodeTps);
         samples[name].ttftMs.push(one.ttftMs);
+      }
+      for (const name of order) {
         const started = Date.now();
-        const batch = await Promise.all(Array.from({ length: plan.batchRequests }, () => generate(origin, plan.maxNewTokens)));
+        const batch = await Promise.all(Array.from({ length: plan.batchRequests }, () => generate(variants[name], plan.maxNewTokens)));
         samples[name].batchTps.push((batch.reduce((sum, b) => sum + b.tokens, 0) / (Date.now() - started)) * 1000);
       }
       log(`repetition ${r + 1}/${plan.repetitions}: decode ${samples.unsharded.decodeTps.at(-1)!.toFixed(1)} vs ${samples.sharded.decodeTps.at(-1)!.toFixed(1)} tokens/s (unsharded vs sharded)`);
@@ -96,7 +106,15 @@ export async function benchSharded(folder: string, shardedFolder: string, plan: 
     log("the sharded front's isolate: 8 × 128 tokens at once, then a full context…");
     const window = Math.min(1024, plan.window);
     const frontMemory = await front.workloads(frontLoad, (body) => post(sharded.origin, body), window);
-    return { model: folder, shards: plan.shards, unsharded: summarize(samples.unsharded), sharded: summarize(samples.sharded), front: frontMemory };
+    const ratios = (key: keyof ReturnType<typeof emptySamples>) => spread(samples.sharded[key].map((v, i) => v / samples.unsharded[key][i]));
+    return {
+      model: folder,
+      shards: plan.shards,
+      unsharded: summarize(samples.unsharded),
+      sharded: summarize(samples.sharded),
+      ratios: { decodeTps: ratios("decodeTps"), ttftMs: ratios("ttftMs"), batchTps: ratios("batchTps") },
+      front: frontMemory,
+    };
   } finally {
     plain.close();
     sharded.close();
@@ -149,9 +167,7 @@ export async function startDev(args: string[], persistTo: string, log: (line: st
     cwd: ROOT,
     detached: true, // its own process group: closing it ends workerd too
     stdio: ["ignore", "pipe", "pipe"],
-    // A dev registry of its own: wrangler dev reloads (cutting requests in flight) when the shared
-    // one changes, e.g. when another wrangler dev on this machine registers Workers of the same names.
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_REGISTRY_PATH: await mkdtemp(join(tmpdir(), "edge-gpt2-registry-")) },
+    env: benchDevEnv(await mkdtemp(join(tmpdir(), "edge-gpt2-registry-"))),
   });
   const close = () => {
     if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
@@ -180,14 +196,15 @@ export async function startDev(args: string[], persistTo: string, log: (line: st
 /** The table of the run (ratios are sharded / unsharded, from the same run). */
 export function shardedTable(result: ShardedResult): string[] {
   const f = (s: Spread, digits = 1) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
-  const { unsharded: u, sharded: s } = result;
+  const { unsharded: u, sharded: s, ratios: q } = result;
+  const ratio = (r: Spread) => `${r.median.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})`;
   return [
-    `Sharded (${result.shards} Durable Object shards) vs unsharded, ${result.model} int8, wrangler dev — median (min–max)`,
-    "| | unsharded | sharded | ratio |",
+    `Sharded (${result.shards} Durable Object shards) vs unsharded, ${result.model} int8, wrangler dev without its local tracing collector — median (min–max); ratios repetition by repetition`,
+    "| | unsharded | sharded | sharded ÷ unsharded |",
     "|---|---|---|---|",
-    `| decode tokens/s, one request | ${f(u.decodeTps)} | ${f(s.decodeTps)} | ${(s.decodeTps.median / u.decodeTps.median).toFixed(2)}× |`,
-    `| TTFT ms, one request | ${f(u.ttftMs, 0)} | ${f(s.ttftMs, 0)} | ${(s.ttftMs.median / u.ttftMs.median).toFixed(2)}× |`,
-    `| tokens/s, concurrent requests | ${f(u.batchTps)} | ${f(s.batchTps)} | ${(s.batchTps.median / u.batchTps.median).toFixed(2)}× |`,
+    `| decode tokens/s, one request | ${f(u.decodeTps)} | ${f(s.decodeTps)} | ${ratio(q.decodeTps)} |`,
+    `| TTFT ms, one request | ${f(u.ttftMs, 0)} | ${f(s.ttftMs, 0)} | ${ratio(q.ttftMs)} |`,
+    `| tokens/s, concurrent requests | ${f(u.batchTps)} | ${f(s.batchTps)} | ${ratio(q.batchTps)} |`,
     "",
     ...frontMemoryLines(result.front),
     "(each shard's isolate: `npm run bench:shards -- <sharded-model-dir>`)",

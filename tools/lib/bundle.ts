@@ -2,7 +2,7 @@
 // each module's gzip size, and the checks a deploy would otherwise fail on later: the compressed
 // total above the Workers limit (10 MiB on the paid plan), or a model file in the bundle (models
 // belong in R2 or static assets, never in the script). Needs no account. Used by `npm run build`
-// (the front) and `npm run deploy:sharded -- --dry-run` (the front and every shard Worker).
+// (the front) and `npm run deploy:sharded` (every shard Worker and the front, before any upload).
 import { spawn } from "node:child_process";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";

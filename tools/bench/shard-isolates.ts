@@ -8,21 +8,19 @@
 // The shards run in one `wrangler dev` with tools/sharded/caller standing in for the front (it makes
 // the hidden states and pipes them through the shards over Durable Object RPC); each shard script
 // is its own isolate, reached through workerd's own inspector (tools/lib/workerd-inspector.ts).
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ShardRow } from "../../src/engine/shard-protocol.js";
 import type { ModelManifest } from "../../src/model/manifest.js";
-import { benchDevEnv } from "../lib/bench-dev-env.js";
-import { freePort } from "../lib/free-port.js";
 import { IsolateMemory, mib, type PhaseMemory } from "../lib/isolate-memory.js";
 import { inspectorUrlOf, workerInspectorUrls } from "../lib/workerd-inspector.js";
 import { writeShardedConfigs } from "../sharded/config.js";
 import { uploadModel } from "../upload.js";
 import { benchShardedIsolates, ISSUE14_SHARDED } from "./sharded-isolates.js";
 import { shardedIsolatesTable } from "./sharded-isolates-report.js";
+import { startDev } from "./sharded.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 type Step = { rows: ShardRow[]; seq: number; release?: string[] };
@@ -88,31 +86,17 @@ async function main(): Promise<void> {
 }
 
 async function measureShard(index: number, front: ModelManifest, configs: string[], persistTo: string, chunk: number): Promise<ShardFigures> {
-  const port = await freePort();
-  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", ...configs.flatMap((c) => ["-c", c]), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo, "--show-interactive-dev-session=false"], {
-    cwd: ROOT,
-    env: { ...benchDevEnv(join(persistTo, "..", "registry")), CI: "true" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true, // its own process group: closing it ends workerd too
-  });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const origin = `http://127.0.0.1:${port}`;
+  // One wrangler dev per shard measured, started and closed as every bench's is (sharded.ts startDev).
+  const dev = await startDev(configs.flatMap((c) => ["-c", c]), persistTo, () => undefined);
   const call = async (path: string, body?: unknown): Promise<Record<string, unknown>> => {
-    const response = await fetch(`${origin}${path}`, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
+    const response = await fetch(`${dev.origin}${path}`, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
     const json = (await response.json()) as Record<string, unknown>;
     if (!response.ok) throw new Error(`${path}: ${JSON.stringify(json)}`);
     return json;
   };
   try {
-    for (let ready = false, until = Date.now() + 90_000; !ready; ) {
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`wrangler dev did not start:\n${output.slice(-3000)}`);
-      ready = await fetch(`${origin}/health`).then((r) => r.ok, () => false);
-      if (!ready) await new Promise((r) => setTimeout(r, 250));
-    }
     const script = `edge-gpt2-shard-caller-shard-${index}`;
-    const url = inspectorUrlOf(await workerInspectorUrls(), script);
+    const url = inspectorUrlOf(await workerInspectorUrls(dev.pid), script);
     // release([]) enters the shard's isolate without loading it (status() would load the shard).
     // wrangler's own inspector proxy may connect to workerd's inspector just after start, which
     // closes ours: a few attempts.
@@ -141,11 +125,7 @@ async function measureShard(index: number, front: ModelManifest, configs: string
     monitor.close();
     return { idle, phases };
   } finally {
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      // gone already
-    }
+    dev.close();
     await new Promise((r) => setTimeout(r, 2000));
   }
 }

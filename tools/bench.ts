@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   for (const shape of shapes) {
     const folder = await ensureBenchModel(shape, log);
     const manifest = JSON.parse(await readFile(join(BENCH_DIR, folder, "manifest.json"), "utf8")) as { files: { role: string; bytes: number }[] };
-    const weightBytes = manifest.files.filter((f) => f.role === "weights").reduce((a, f) => a + f.bytes, 0);
+    const weightBytes = manifest.files.filter((f) => f.role === "weights" || f.role === "mlp").reduce((a, f) => a + f.bytes, 0);
     if (values["isolate-only"]) {
       log(`${folder}: isolate memory phases…`);
       isolates[shape.name] = await benchIsolate(folder, plan);

@@ -1,6 +1,8 @@
 // CLI: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir> | --assets] [--name <name>] [--attention gqa|mha]
 //   [--embedding graph|external]  (external, the int8 default: graph from inputs_embeds to hidden_states
 //   + embedding.int8 for the engine's LM-head kernel; graph: the old single-graph layout, fp32's default)
+//   [--mlp kernel|graph]  (kernel, the default where it fits: the blocks' MLPs in the engine's int8
+//   kernel between one graph per block; graph: the MLPs inside the graph)
 //   [--shards N | --shard-memory MiB [--shard-prefill N]]  (int8: the transformer blocks split into
 //   shard-<i>/ folders, each served by a Durable Object of its own; see tools/convert/shard-plan.ts)
 // Output goes to models/<name>-<dtype> (gitignored; serve it from R2) unless --assets (or an --out
@@ -12,7 +14,7 @@ import { convertCheckpoint, type ConvertOptions } from "./convert/index.js";
 import { ASSET_FILE_LIMIT } from "./convert/write-model.js";
 
 const USAGE = `usage: npm run model:convert -- <checkpoint-dir> [--dtype int8|fp32] [--out <dir> | --assets] [--name <name>] [--attention gqa|mha] [--embedding graph|external]
-    [--shards N | --shard-memory <MiB per shard isolate> [--shard-prefill <longest prefill, positions>]]
+    [--mlp kernel|graph] [--shards N | --shard-memory <MiB per shard isolate> [--shard-prefill <longest prefill, positions>]]
   default output: models/<checkpoint>-<dtype>; --assets: model/<checkpoint>-<dtype> (static assets, weights split into ≤ 25 MiB parts)`;
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
       name: { type: "string" },
       attention: { type: "string" },
       embedding: { type: "string" },
+      mlp: { type: "string" },
       assets: { type: "boolean", default: false },
       shards: { type: "string" },
       "shard-memory": { type: "string" },
@@ -43,6 +46,8 @@ async function main(): Promise<void> {
   if (attention !== undefined && attention !== "gqa" && attention !== "mha") throw new Error(`--attention must be gqa or mha, got ${attention}`);
   const embedding = values.embedding;
   if (embedding !== undefined && embedding !== "graph" && embedding !== "external") throw new Error(`--embedding must be graph or external, got ${embedding}`);
+  const mlp = values.mlp;
+  if (mlp !== undefined && mlp !== "kernel" && mlp !== "graph") throw new Error(`--mlp must be kernel or graph, got ${mlp}`);
   const shards = shardOption(values.shards, values["shard-memory"], values["shard-prefill"]);
   const checkpoint = resolve(positionals[0]);
   if (values.out && values.assets) throw new Error(`--out and --assets exclude each other (--assets writes model/<name>-<dtype>)\n${USAGE}`);
@@ -53,7 +58,7 @@ async function main(): Promise<void> {
   const inAssets = !inAssetsPath.startsWith("..") && !isAbsolute(inAssetsPath);
   const started = Date.now();
   const maxFileBytes = inAssets ? ASSET_FILE_LIMIT : undefined;
-  const manifest = await convertCheckpoint(checkpoint, { dtype, outDir, name: values.name, attention, embedding, maxFileBytes, shards });
+  const manifest = await convertCheckpoint(checkpoint, { dtype, outDir, name: values.name, attention, embedding, mlp, maxFileBytes, shards });
   const a = manifest.architecture;
   console.log(`converted ${checkpoint} → ${outDir} (${dtype}, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   console.log(`  n_layer=${a.n_layer} n_head=${a.n_head} n_embd=${a.n_embd} vocab=${a.vocab_size} kv_padding=${manifest.io.kv_padding}`);

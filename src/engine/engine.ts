@@ -8,7 +8,7 @@ import { openHead, type TokenHead } from "./head";
 import { kvLayoutFor, type KvLayout } from "./kv-layout";
 import { kvBudget, type KvBudget } from "./kv-budget";
 import { growPlannedHeapNow, planWasmHeap } from "./wasm-heap";
-import { loadSession } from "./load-session";
+import { loadGraphSession } from "./layered-session";
 import { ortMemoryBytes } from "./ort";
 import { PrefixCache } from "./prefix-cache";
 import { BatchScheduler, type GenerationJob, type JobResult } from "./scheduler";
@@ -52,7 +52,7 @@ export interface OpenedModel {
   manifest: ModelManifest;
   session: ModelSession;
   layout: KvLayout;
-  /** WebAssembly memory outside onnxruntime's heap (the LM-head kernel's table). */
+  /** WebAssembly memory outside onnxruntime's heap (the kernels': the LM head's table, the MLPs). */
   headBytes: number;
 }
 
@@ -63,7 +63,7 @@ export interface OpenedModel {
  */
 export async function openModel(files: ModelFiles, known?: ModelManifest): Promise<OpenedModel> {
   const manifest = known ?? (await readManifest(files));
-  const session = await loadSession(files, manifest);
+  const session = await loadGraphSession(files, manifest);
   // After the session, so the graph's file copies above are already garbage at the kernel's peak.
   let head: TokenHead;
   try {
@@ -85,7 +85,7 @@ export async function openModel(files: ModelFiles, known?: ModelManifest): Promi
     await modelSession.release();
     throw new Error(`${files.location}: the ONNX graph does not match its manifest (${messageOf(error)})`);
   }
-  return { manifest, session: modelSession, layout, headBytes: head.memoryBytes };
+  return { manifest, session: modelSession, layout, headBytes: head.memoryBytes + (session.kernelBytes ?? 0) };
 }
 
 /** The model in `files`, opened, with its prefix cache and scheduler: ready for requests. */
@@ -94,7 +94,7 @@ export async function loadEngine(files: ModelFiles, limits: EngineLimits, known?
   const { manifest, session, layout, headBytes } = await openModel(files, known);
   // What the model takes is measured, not estimated: ORT's WASM heap after loading (weights, graph,
   // runtime; it never shrinks), or — before ORT's memory is known — the files' size; plus the
-  // LM-head kernel's own memory.
+  // kernels' own memory (the LM head's, the MLPs').
   const ortBytes = ortMemoryBytes() || manifest.files.reduce((sum, f) => sum + f.bytes, 0);
   const modelBytes = ortBytes + headBytes;
   const budget = limits.isolateMemoryBytes > 0

@@ -6,6 +6,7 @@ import type { Forward, ForwardInput, ForwardOutput } from "./forward";
 import type { TokenHead } from "./head";
 import { capacityOf } from "./kv";
 import type { KvLayout } from "./kv-layout";
+import type { GraphSession } from "./layered-session";
 import { ort } from "./ort";
 
 export class ModelSession {
@@ -25,7 +26,7 @@ export class ModelSession {
 
   constructor(
     readonly manifest: ModelManifest,
-    private readonly session: ort.InferenceSession,
+    private readonly session: GraphSession,
     private readonly layout: KvLayout,
     private readonly head: TokenHead,
   ) {
@@ -42,7 +43,7 @@ export class ModelSession {
   }
 
   /** Graph inputs and outputs the model's layout needs that the graph lacks (empty = fine). */
-  static missingNames(session: ort.InferenceSession, manifest: ModelManifest, layout: KvLayout, head: TokenHead): string[] {
+  static missingNames(session: GraphSession, manifest: ModelManifest, layout: KvLayout, head: TokenHead): string[] {
     const missing = manifest.io.inputs.filter((name) => !session.inputNames.includes(name));
     missing.push(...manifest.io.outputs.filter((name) => !session.outputNames.includes(name)));
     for (let layer = 0; layer < manifest.architecture.n_layer; layer++) {

@@ -27,9 +27,10 @@ export interface ManifestFile {
    * "graph" is the ONNX protobuf; "weights" its external data file; "embedding" the int8 tied token
    * embedding / LM head for the engine's kernel (src/engine/lm-head): int8 [vocab, n_embd] then one
    * fp32 scale per token. With an embedding file the graph takes `inputs_embeds` and returns
-   * `hidden_states` (after ln_f) instead of taking `input_ids` and returning `logits`.
+   * `hidden_states` (after ln_f) instead of taking `input_ids` and returning `logits`. "mlp" the
+   * blocks' int8 MLP weights for the same kernel (ModelManifest.mlp).
    */
-  role: "graph" | "weights" | "embedding";
+  role: "graph" | "weights" | "embedding" | "mlp";
   /**
    * Where the file is stored split (static assets allow 25 MiB per file): these files, in order,
    * hold its bytes; `path` itself does not exist. bytes/sha256 above are the joined file's.
@@ -67,6 +68,23 @@ export interface ModelManifest {
   shards?: ManifestShard[];
   /** This folder is one shard of a sharded model (its front's manifest names it). */
   shard?: ShardInfo;
+  /**
+   * The blocks' MLPs run in the engine's int8 kernel (issue 13), not in onnxruntime: the model has
+   * n_layer + 1 graphs (files with role "graph", in order, each with its "weights" file
+   * `<graph>.data`) and one "mlp" file. Graph l < n_layer is block l up to ln_2: it takes
+   * `inputs_embeds` + `position_ids` (l = 0) or `residual_in` + `addend_in` (the stream and block
+   * l − 1's MLP output, summed by its first SkipLayerNormalization as in the one-graph model) and
+   * returns `mlp_in` (ln_2's output) and `residual_out`; graph n_layer is ln_f, returning
+   * `hidden_states`. `io` describes them chained as one graph.
+   */
+  mlp?: ManifestMlp;
+}
+
+/** The MLP file's shape: width n_inner, and per block the input channels c_fc / c_proj keep in fp32
+ * (in the order their fp32 weight rows are stored). */
+export interface ManifestMlp {
+  inner: number;
+  outliers: { fc: number[]; proj: number[] }[];
 }
 
 /** One shard as its front manifest names it. */

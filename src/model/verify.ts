@@ -5,7 +5,7 @@ export class ModelFileError extends Error {
   override name = "ModelFileError";
 }
 
-const FILE_ROLES: readonly ManifestFile["role"][] = ["graph", "weights", "embedding"];
+const FILE_ROLES: readonly ManifestFile["role"][] = ["graph", "weights", "embedding", "mlp"];
 
 const REQUIRED_ARCH = ["n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "layer_norm_epsilon"] as const;
 
@@ -37,7 +37,34 @@ export function parseManifest(bytes: Uint8Array, location: string): ModelManifes
     if (joined !== file.bytes) throw fail(`${file.path}: its parts add up to ${joined} bytes, not ${file.bytes}`);
   }
   if (manifest.files.filter((f) => f.role === "embedding").length > 1) throw fail("more than one embedding file listed");
+  checkMlp(manifest, fail);
   return manifest;
+}
+
+/** A model whose MLPs run in the kernel lists n_layer + 1 graphs, one MLP file and its embedding. */
+function checkMlp(manifest: ModelManifest, fail: (what: string) => ModelFileError): void {
+  const { mlp, files } = manifest;
+  const mlpFiles = files.filter((f) => f.role === "mlp").length;
+  if (mlp === undefined) {
+    if (mlpFiles > 0) throw fail("lists an mlp file but no mlp section");
+    if (files.filter((f) => f.role === "graph").length > 1) throw fail("lists more than one graph");
+    return;
+  }
+  const { n_layer: nLayer, n_embd: hidden } = manifest.architecture;
+  if (mlpFiles !== 1) throw fail(`an mlp section needs exactly one mlp file, ${mlpFiles} listed`);
+  if (!files.some((f) => f.role === "embedding")) throw fail("an mlp section needs the embedding file (the kernel's)");
+  const graphs = files.filter((f) => f.role === "graph");
+  if (graphs.length !== nLayer + 1) throw fail(`an mlp section needs n_layer + 1 = ${nLayer + 1} graphs, ${graphs.length} listed`);
+  for (const graph of graphs) {
+    if (!files.some((f) => f.role === "weights" && f.path === `${graph.path}.data`)) throw fail(`graph ${graph.path} has no weights file ${graph.path}.data`);
+  }
+  if (!isCount(mlp.inner, 16) || mlp.inner % 16 !== 0) throw fail(`mlp.inner ${JSON.stringify(mlp.inner)} is not a positive multiple of 16`);
+  const channels = (list: unknown, width: number) =>
+    Array.isArray(list) && list.every((k) => isCount(k, 0) && k < width) && new Set(list).size === list.length;
+  if (!Array.isArray(mlp.outliers) || mlp.outliers.length !== nLayer) throw fail(`mlp.outliers must list n_layer = ${nLayer} blocks`);
+  mlp.outliers.forEach((o, l) => {
+    if (!channels(o?.fc, hidden) || !channels(o?.proj, mlp.inner)) throw fail(`mlp.outliers[${l}] needs lists of distinct channels fc (< n_embd) and proj (< mlp.inner)`);
+  });
 }
 
 const isCount = (n: unknown, min: number): n is number => Number.isInteger(n) && (n as number) >= min;

@@ -12,7 +12,10 @@ export async function writeBrokenModels(goodDir: string, cacheDir: string): Prom
     await cp(goodDir, dir, { recursive: true });
     return dir;
   };
-  const data = "model.onnx.data";
+  // The first weights file the good model lists (model.onnx.data, or layer-00.onnx.data when its
+  // MLPs run in the kernel).
+  const listed = JSON.parse(await readFile(path.join(goodDir, "manifest.json"), "utf8")) as { files: { path: string; role: string }[] };
+  const data = listed.files.find((f) => f.role === "weights")!.path;
 
   await rm(path.join(await copy("broken-missing"), data));
 

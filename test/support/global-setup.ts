@@ -56,18 +56,19 @@ export default async function setup(): Promise<void> {
   await writeSyntheticCheckpoint({ layers: 1, embd: 32, heads: 2, seed: 7, outDir: synthDir, positions: 64 });
   await convertCheckpoint(synthDir, { dtype: "int8", outDir: path.join(MODEL_CACHE_DIR, "synthetic-int8"), name: "synthetic-int8" });
   await writeBrokenModels(path.join(MODEL_CACHE_DIR, "synthetic-int8"), MODEL_CACHE_DIR);
-  await writeCorruptEmbedding(path.join(MODEL_CACHE_DIR, "synthetic-int8"), path.join(MODEL_CACHE_DIR, "broken-embedding"));
+  await writeCorruptCopy(path.join(MODEL_CACHE_DIR, "synthetic-int8"), path.join(MODEL_CACHE_DIR, "broken-embedding"), "embedding.int8");
+  await writeCorruptCopy(path.join(MODEL_CACHE_DIR, "synthetic-int8"), path.join(MODEL_CACHE_DIR, "broken-mlp"), "mlp.int8");
   await writeShardedModels(available);
   // A small checkpoint with GPT-2-like activation outliers, for int8 accuracy in workerd (int8.test.ts).
   await writeServedOutlierModels(MODEL_CACHE_DIR);
   await writeFile(path.join(MODEL_CACHE_DIR, "available.json"), JSON.stringify({ reference: available }));
 }
 
-/** A copy of a kernel-layout model whose embedding file has one flipped byte (in the scales). */
-async function writeCorruptEmbedding(goodDir: string, dir: string): Promise<void> {
+/** A copy of a kernel-layout model where one of the kernels' files has one flipped byte (near its end). */
+async function writeCorruptCopy(goodDir: string, dir: string, name: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await cp(goodDir, dir, { recursive: true });
-  const file = path.join(dir, "embedding.int8");
+  const file = path.join(dir, name);
   const bytes = Buffer.from(await readFile(file));
   bytes[bytes.length - 3] ^= 0xff;
   await writeFile(file, bytes);

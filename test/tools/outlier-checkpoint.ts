@@ -49,6 +49,8 @@ export async function writeServedOutlierModels(cacheDir: string): Promise<void> 
   await rm(source, { recursive: true, force: true });
   await writeSyntheticCheckpoint({ ...SERVED_OUTLIER_SHAPE, outDir: source, outliers: DEFAULT_OUTLIERS });
   await convertCheckpoint(source, { dtype: "int8", outDir: join(cacheDir, "outlier-int8"), name: "outlier" });
+  // The same int8 model with its MLPs inside the graphs: what the MLP kernel must match bit for bit.
+  await convertCheckpoint(source, { dtype: "int8", outDir: join(cacheDir, "outlier-int8-mlp-graph"), name: "outlier", mlp: "graph" });
   await convertCheckpoint(source, {
     dtype: "int8", outDir: join(cacheDir, "outlier-int8-weights-only"), name: "outlier", int8: { activations: "none", calibrate: false }, embedding: "graph", // the kernel quantizes activations
   });

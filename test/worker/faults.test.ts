@@ -4,17 +4,21 @@ import { describe, expect, it } from "vitest";
 import app from "../../src/index";
 import { envFor, postJson } from "./helpers";
 
+// synthetic-int8 runs its MLPs in the kernel: its graphs are layer-00.onnx (block 0) and layer-01.onnx (ln_f).
 const cases: [string, RegExp][] = [
-  ["broken-missing", /broken-missing\/model\.onnx\.data: HTTP 404/],
-  ["broken-truncated", /model\.onnx\.data is \d+ bytes, manifest says \d+ \(truncated or replaced\?\)/],
-  ["broken-corrupt", /model\.onnx\.data has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/],
+  ["broken-missing", /broken-missing\/layer-00\.onnx\.data: HTTP 404/],
+  ["broken-truncated", /layer-00\.onnx\.data is \d+ bytes, manifest says \d+ \(truncated or replaced\?\)/],
+  ["broken-corrupt", /layer-00\.onnx\.data has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/],
   ["broken-manifest", /manifest\.json is not valid JSON/],
-  ["broken-shape", /does not match its manifest \(missing past_key_values\.1\.key/],
+  // One more block than it has graphs for: refused before anything is loaded.
+  ["broken-shape", /an mlp section needs n_layer \+ 1 = 3 graphs, 2 listed/],
   // Checked at load by a warm-up step at the last position of the window, not by a 500 per request.
   ["broken-heads", /does not match its manifest/],
   ["broken-window", /does not match its manifest/],
   // The LM-head kernel's table is streamed into its memory and checked on the way.
   ["broken-embedding", /embedding\.int8 has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/],
+  // So are the blocks' MLP weights, into the MLP kernel's.
+  ["broken-mlp", /mlp\.int8 has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/],
 ];
 
 describe("a broken model answers 503 with the reason, then recovers", () => {

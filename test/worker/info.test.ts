@@ -18,7 +18,7 @@ describe("GET /v1/info", () => {
     expect(info.server).toEqual({ name: "edge-gpt2", version: packageJson.version });
     expect(info.model).toMatchObject({ id: "synthetic-int8", dtype: "int8", context_window: 64, vocab_size: 50257 });
     expect(info.model.revision).toMatch(/^[0-9a-f]{64}$/);
-    expect(info.model.files.map((f: { path: string }) => f.path).sort()).toEqual(["embedding.int8", "model.onnx", "model.onnx.data"]);
+    expect(info.model.files.map((f: { path: string }) => f.path).sort()).toEqual(["embedding.int8", "layer-00.onnx", "layer-00.onnx.data", "layer-01.onnx", "layer-01.onnx.data", "mlp.int8"]);
     expect(info.limits).toMatchObject({ max_new_tokens_cap: 100, default_max_new_tokens: 64, max_stop_strings: 4 });
     expect(info.auth).toEqual({ api_key_required: false });
   });

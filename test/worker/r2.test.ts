@@ -8,8 +8,12 @@ import app from "../../src/index";
 import { envFor, generateJson, postJson, testFile } from "./helpers";
 
 const MODEL = "synthetic-int8";
-// manifest last, as model:upload does; embedding.int8 is streamed from R2 into the LM-head kernel
-const FILES = ["model.onnx", "model.onnx.data", "embedding.int8", "manifest.json"];
+// Its MLPs run in the kernel: block 0's graph is layer-00.onnx (ln_f's is layer-01.onnx).
+const GRAPH = "layer-00.onnx";
+const DATA = `${GRAPH}.data`;
+// Every file its manifest lists, then the manifest last, as model:upload does (embedding.int8 and
+// mlp.int8 are streamed from R2 into the kernels' memories).
+const FILES: string[] = [];
 const original = new Map<string, Uint8Array>();
 
 async function upload(prefix: string, replace: Record<string, Uint8Array> = {}): Promise<void> {
@@ -34,6 +38,8 @@ async function health(prefix: string): Promise<{ status: number; body: HealthBod
 const greedy = { prompt: "The quick brown fox", max_new_tokens: 8 };
 
 beforeAll(async () => {
+  const manifest = (await (await testFile(`${MODEL}/manifest.json`)).json()) as { files: { path: string }[] };
+  FILES.push(...manifest.files.map((f) => f.path), "manifest.json");
   for (const file of FILES) original.set(file, new Uint8Array(await (await testFile(`${MODEL}/${file}`)).arrayBuffer()));
 });
 
@@ -49,29 +55,29 @@ describe("MODEL = r2:<prefix>", () => {
   });
 
   it("a corrupt object is a 503 naming the file and its sha256; fixed in the bucket, it recovers", async () => {
-    const corrupt = new Uint8Array(original.get("model.onnx.data")!);
+    const corrupt = new Uint8Array(original.get(DATA)!);
     corrupt[corrupt.length >> 1] ^= 0x01;
-    await upload("corrupt", { "model.onnx.data": corrupt });
+    await upload("corrupt", { [DATA]: corrupt });
     const down = await health("corrupt");
     expect(down.status).toBe(503);
-    expect(down.body.reason).toMatch(/^r2:corrupt\/model\.onnx\.data has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/);
+    expect(down.body.reason).toMatch(/^r2:corrupt\/layer-00\.onnx\.data has sha256 [0-9a-f]{64}, manifest says [0-9a-f]{64} \(corrupt/);
     const generation = await postJson("/v1/generate", greedy, "r2:corrupt");
     expect(generation.status).toBe(503);
     expect(((await generation.json()) as { error: { type: string } }).error.type).toBe("model_unavailable");
 
-    await env.MODEL_BUCKET.put("corrupt/model.onnx.data", original.get("model.onnx.data")!);
+    await env.MODEL_BUCKET.put(`corrupt/${DATA}`, original.get(DATA)!);
     await afterBackoff("corrupt");
     expect((await health("corrupt")).status).toBe(200);
     expect((await generateJson(greedy, "r2:corrupt")).generations[0].token_ids).toHaveLength(8);
   });
 
   it("a truncated object says how many bytes it has; a missing one says what to upload", async () => {
-    const graph = original.get("model.onnx")!;
-    await upload("truncated", { "model.onnx": graph.subarray(0, graph.length - 100) });
+    const graph = original.get(GRAPH)!;
+    await upload("truncated", { [GRAPH]: graph.subarray(0, graph.length - 100) });
     const truncated = await health("truncated");
     expect(truncated.status).toBe(503);
-    expect(truncated.body.reason).toBe(`r2:truncated/model.onnx is ${graph.length - 100} bytes, manifest says ${graph.length} (truncated or replaced?)`);
-    await env.MODEL_BUCKET.put("truncated/model.onnx", graph);
+    expect(truncated.body.reason).toBe(`r2:truncated/${GRAPH} is ${graph.length - 100} bytes, manifest says ${graph.length} (truncated or replaced?)`);
+    await env.MODEL_BUCKET.put(`truncated/${GRAPH}`, graph);
     await afterBackoff("truncated");
     expect((await health("truncated")).status).toBe(200);
 
@@ -90,7 +96,7 @@ describe("MODEL = r2:<prefix>", () => {
   });
 
   it("a failed load is not retried by every request: it backs off, and /health says when the next try is", async () => {
-    await upload("backoff", { "model.onnx.data": original.get("model.onnx.data")!.subarray(1) });
+    await upload("backoff", { [DATA]: original.get(DATA)!.subarray(1) });
     let reads = 0;
     const bucket = { get: (key: string) => (reads++, env.MODEL_BUCKET.get(key)) };
     const backoffEnv = { ...env, MODEL: "r2:backoff", MODEL_BUCKET: bucket, MODEL_RETRY_MS: "60000" } as unknown as Env;
@@ -106,7 +112,7 @@ describe("MODEL = r2:<prefix>", () => {
       expect(retryAfter).toBeLessThanOrEqual(60);
     }
     const again = (await (await app.request("/health", {}, backoffEnv)).json()) as HealthBody;
-    expect(again.reason).toMatch(/model\.onnx\.data is \d+ bytes/);
+    expect(again.reason).toMatch(/layer-00\.onnx\.data is \d+ bytes/);
     expect(again.next_attempt!.in_ms).toBeGreaterThan(50_000);
     expect(Date.parse(again.next_attempt!.at)).toBeGreaterThan(Date.now() + 50_000);
     expect(reads).toBe(readsAfterFirst); // nothing was read (or hashed) again

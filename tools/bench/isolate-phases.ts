@@ -50,9 +50,9 @@ export async function connectIsolate(worker: BenchWorker): Promise<{ isolate: Is
  * disturbed): load, one long generation, rows × tokens at once, then the mixed requests.
  */
 export async function benchIsolate(model: string, plan: SpeedPlan): Promise<IsolateResult> {
-  // The model's weights wherever they live: the graph's (ORT's heap) and the embedding (the kernel's).
+  // The model's weights wherever they live: the graphs' (ORT's heap), the embedding and the MLPs (the kernels').
   const manifest = JSON.parse(await readFile(join(BENCH_DIR, model, "manifest.json"), "utf8")) as { files: { role: string; bytes: number }[]; architecture: { n_positions: number } };
-  const weightBytes = manifest.files.filter((f) => f.role === "weights" || f.role === "embedding").reduce((sum, f) => sum + f.bytes, 0);
+  const weightBytes = manifest.files.filter((f) => f.role === "weights" || f.role === "embedding" || f.role === "mlp").reduce((sum, f) => sum + f.bytes, 0);
   const worker = await startBenchWorker(BENCH_DIR);
   await worker.call("/r2-put", { model }); // served from local R2, as deployed (before the idle figure)
   const { isolate, idle } = await connectIsolate(worker);

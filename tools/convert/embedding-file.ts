@@ -11,39 +11,49 @@ import { sha256, type WrittenFile } from "./write-model.js";
 
 export const EMBEDDING_FILE = "embedding.int8";
 
-/**
- * Writes the file, or with `maxFileBytes` (static assets: 25 MiB per file) consecutive parts
- * `embedding.int8.part-000`, … listed in the returned entry's `parts` (the loader joins them in
- * order, src/model/source.ts). Whatever an earlier conversion left (the whole file or parts) goes.
- */
+/** Writes the table and its scales as one file (split as `writeSplitFile` says). */
 export async function writeEmbeddingFile(outDir: string, q: Int8Array, scales: Float32Array, maxFileBytes = Infinity): Promise<WrittenFile> {
   const bytes = new Uint8Array(q.byteLength + scales.byteLength);
   bytes.set(new Uint8Array(q.buffer, q.byteOffset, q.byteLength), 0);
   bytes.set(new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength), q.byteLength);
+  return writeSplitFile(outDir, EMBEDDING_FILE, bytes, maxFileBytes);
+}
+
+/** Removes an embedding file, whole or in parts (a folder re-converted without one must not keep it). */
+export async function removeEmbeddingFiles(outDir: string): Promise<void> {
+  await removeSplitFile(outDir, EMBEDDING_FILE);
+}
+
+/**
+ * Writes `bytes` as `name`, or with `maxFileBytes` (static assets: 25 MiB per file) as consecutive
+ * parts `<name>.part-000`, … listed in the returned entry's `parts` (the loader joins them in
+ * order, src/model/source.ts). Whatever an earlier conversion left (the whole file or parts) goes.
+ */
+export async function writeSplitFile(outDir: string, name: string, bytes: Uint8Array, maxFileBytes = Infinity): Promise<WrittenFile> {
   const pieces: { name: string; bytes: Uint8Array }[] = [];
-  if (bytes.byteLength <= maxFileBytes) pieces.push({ name: EMBEDDING_FILE, bytes });
+  if (bytes.byteLength <= maxFileBytes) pieces.push({ name, bytes });
   else {
     for (let at = 0; at < bytes.byteLength; at += maxFileBytes) {
-      pieces.push({ name: `${EMBEDDING_FILE}.part-${String(pieces.length).padStart(3, "0")}`, bytes: bytes.subarray(at, at + maxFileBytes) });
+      pieces.push({ name: `${name}.part-${String(pieces.length).padStart(3, "0")}`, bytes: bytes.subarray(at, at + maxFileBytes) });
     }
   }
   const tmpSuffix = `.tmp-${process.pid}-${Date.now()}`;
   try {
     for (const piece of pieces) await writeFile(join(outDir, piece.name + tmpSuffix), piece.bytes);
-    await removeEmbeddingFiles(outDir);
+    await removeSplitFile(outDir, name);
     for (const piece of pieces) await rename(join(outDir, piece.name + tmpSuffix), join(outDir, piece.name));
   } finally {
     for (const piece of pieces) await rm(join(outDir, piece.name + tmpSuffix), { force: true });
   }
-  const file: WrittenFile = { path: EMBEDDING_FILE, bytes: bytes.byteLength, sha256: sha256(bytes) };
+  const file: WrittenFile = { path: name, bytes: bytes.byteLength, sha256: sha256(bytes) };
   if (pieces.length > 1) file.parts = pieces.map((piece) => ({ path: piece.name, bytes: piece.bytes.byteLength, sha256: sha256(piece.bytes) }));
   return file;
 }
 
-/** Removes an embedding file, whole or in parts (a folder re-converted without one must not keep it). */
-export async function removeEmbeddingFiles(outDir: string): Promise<void> {
-  for (const name of await readdir(outDir)) {
-    if (name === EMBEDDING_FILE || /^embedding\.int8\.part-\d+$/.test(name)) await rm(join(outDir, name), { force: true });
+/** Removes a file written by writeSplitFile, whole or in parts. */
+export async function removeSplitFile(outDir: string, name: string): Promise<void> {
+  for (const entry of await readdir(outDir)) {
+    if (entry === name || (entry.startsWith(`${name}.part-`) && /^\d+$/.test(entry.slice(name.length + 6)))) await rm(join(outDir, entry), { force: true });
   }
 }
 

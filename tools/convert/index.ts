@@ -14,8 +14,9 @@ import { int8Format, type Int8Options } from "./int8-format.js";
 import { quantizeRows } from "./quantize.js";
 import { planByMemory, evenRanges, type PlanOptions } from "./shard-plan.js";
 import { removeStale, writeShardedModel } from "./shards.js";
+import { removeLayerFiles, writeLayeredModel } from "./layered-model.js";
 import { fp32Format } from "./weight-formats.js";
-import { writeOnnxWithExternalData, type OnnxModelOptions } from "./write-model.js";
+import { removeGraphFiles, writeOnnxWithExternalData, type OnnxModelOptions } from "./write-model.js";
 
 export const CONVERTER_VERSION = "0.1.0";
 export const OPSET = 17;
@@ -53,6 +54,13 @@ export interface ConvertOptions {
    * fp32, which stays exact in ONNX): input_ids → logits in one graph, the old single-graph layout.
    */
   embedding?: GraphOptions["embedding"];
+  /**
+   * "kernel" (the default where the model allows it: the int8 external embedding, GroupQueryAttention,
+   * gelu_new, n_inner a multiple of 16, not sharded): the blocks' MLPs run in the engine's int8
+   * kernel between n_layer + 1 graphs (layer-graphs.ts), with the one-graph model's numbers bit for
+   * bit and without onnxruntime's per-run weight repacking. "graph": the MLPs stay in the graph.
+   */
+  mlp?: "kernel" | "graph";
   /** Split the weights into files of at most this size (static assets: 25 MiB). Default: one file. */
   maxFileBytes?: number;
   /**
@@ -82,6 +90,11 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   }
   const makeFormat = () => (opts.dtype === "int8" ? int8Format(weights.wte, V, E, int8) : fp32Format(weights.wte, V, E));
   const attention = opts.attention ?? defaultAttention(config);
+  const mlpFits = embedding === "external" && attention === "gqa" && config.activation === "gelu_new" && config.n_inner % KERNEL_COLUMNS === 0 && !opts.shards;
+  if (opts.mlp === "kernel" && !mlpFits) {
+    throw new Error(`mlp "kernel" needs the int8 external embedding, GroupQueryAttention, gelu_new, n_inner a multiple of ${KERNEL_COLUMNS} and no sharding (got embedding ${embedding}, attention ${attention}, ${config.activation}, n_inner ${config.n_inner}${opts.shards ? ", sharded" : ""})`);
+  }
+  const mlpKernel = mlpFits && opts.mlp !== "graph";
   if (opts.shards && (embedding !== "external" || attention !== "gqa")) {
     throw new Error(`sharding needs the int8 external embedding and GroupQueryAttention (n_embd a multiple of ${KERNEL_COLUMNS}, head size a multiple of 8), got embedding ${embedding}, attention ${attention}`);
   }
@@ -107,9 +120,16 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   if (opts.shards) {
     const ranges = "count" in opts.shards ? evenRanges(config.n_layer, opts.shards.count) : planByMemory(config, opts.shards.memoryBytes, opts.shards);
     const embeddingFile = await writeEmbedding();
+    await removeLayerFiles(opts.outDir, 0);
     return writeShardedModel({ config, weights: graphWeights, format: makeFormat, ranges, outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
   }
   await removeStale(opts.outDir, 0); // shard folders of an earlier sharded conversion
+  if (mlpKernel) {
+    await removeGraphFiles(opts.outDir); // a one-graph model's files
+    const embeddingFile = await writeEmbedding();
+    return writeLayeredModel({ config, weights: graphWeights, format: () => int8Format(weights.wte, V, E, int8), outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
+  }
+  await removeLayerFiles(opts.outDir, 0);
   const graph = buildGpt2Graph(config, graphWeights, makeFormat(), { logits: opts.logits, attention, embedding });
   const files = await writeOnnxWithExternalData(graph, opts.outDir, onnx);
   const embeddingFiles: ManifestFile[] = [];

@@ -56,7 +56,7 @@ export interface Int8Options {
 const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
 const QMAX = 127;
 
-export function int8Format(wte: Float32Array, V: number, E: number, options: Int8Options = {}): WeightFormat {
+export function int8Format(wte: Float32Array, V: number, E: number, options: Int8Options = {}): WeightFormat & { quantizeLinear(name: string, w: Float32Array, K: number, N: number): QuantizedLinear } {
   const perRow = (options.activations ?? "per-row") === "per-row";
   const twoPass = options.twoPass ?? ((name: string) => DEFAULT_TWO_PASS.test(name));
   let wteQ: { q: string; scale: string } | undefined;
@@ -112,7 +112,16 @@ export function int8Format(wte: Float32Array, V: number, E: number, options: Int
   };
   const matMul = options.activations === "none" ? weightsOnlyMatMul : perRow ? rowwiseMatMul : tensorwiseMatMul;
 
+  /** A linear's int8 weights as this format stores them, wherever they go (graph or MLP kernel file). */
+  const quantizeLinear = (name: string, w: Float32Array, K: number, N: number): QuantizedLinear => {
+    const outliers = options.outlierChannels?.get(name) ?? [];
+    const split = outliers.length ? splitOutlierRows(w, K, N, outliers) : { int8Rows: w, fp32Rows: null };
+    const { q, scale } = quantizeColumns(split.int8Rows, K, N, options.clipping);
+    return { q, scale, outliers, fp32Rows: split.fp32Rows };
+  };
+
   return {
+    quantizeLinear,
     embedTokens(g, inputIds) {
       const { q, scale } = ensureWte(g);
       const columns = g.op1("Gather", [q, inputIds], { axis: { i: 1 } }); // [E, B, S] int8
@@ -122,13 +131,11 @@ export function int8Format(wte: Float32Array, V: number, E: number, options: Int
       return g.op1("Mul", [values, scales]);
     },
     linear(g, x, name, w, bias, K, N) {
-      const outliers = options.outlierChannels?.get(name) ?? [];
-      const split = outliers.length ? splitOutlierRows(w, K, N, outliers) : { int8Rows: w, fp32Rows: null };
-      const { q, scale } = quantizeColumns(split.int8Rows, K, N, options.clipping);
+      const { q, scale, outliers, fp32Rows } = quantizeLinear(name, w, K, N);
       const qName = g.initializer(`${name}.weight.int8`, DataType.INT8, [K, N], q);
       const sName = g.initializer(`${name}.weight.scale`, DataType.FLOAT, [N], scale);
       const bName = g.initializer(`${name}.bias`, DataType.FLOAT, [N], bias);
-      if (!split.fp32Rows) return matMul(g, x, qName, sName, bName, twoPass(name));
+      if (!fp32Rows) return matMul(g, x, qName, sName, bName, twoPass(name));
       // Mixed precision (as LLM.int8()): the outlier channels are zeroed in the int8 input, so the
       // row's scale fits the ordinary channels, and multiplied by their fp32 weight rows on the
       // side. Still per row: nothing here mixes one row's numbers with another's.
@@ -136,7 +143,7 @@ export function int8Format(wte: Float32Array, V: number, E: number, options: Int
       for (const k of outliers) keep[k] = 0;
       const ordinary = g.op1("Mul", [x, g.initializer(`${name}.int8_channels`, DataType.FLOAT, [K], keep)]);
       const picked = g.op1("Gather", [x, g.constI64([...outliers])], { axis: { i: -1 } });
-      const side = g.op1("MatMul", [picked, g.initializer(`${name}.weight.fp32_rows`, DataType.FLOAT, [outliers.length, N], split.fp32Rows)]);
+      const side = g.op1("MatMul", [picked, g.initializer(`${name}.weight.fp32_rows`, DataType.FLOAT, [outliers.length, N], fp32Rows)]);
       return g.op1("Add", [matMul(g, ordinary, qName, sName, bName, twoPass(name)), side]);
     },
     lmHead(g, h, _logitsShape, outputName) {
@@ -144,6 +151,16 @@ export function int8Format(wte: Float32Array, V: number, E: number, options: Int
       return g.op1("Identity", [matMul(g, h, q, scale, "")], {}, { outputs: [outputName] });
     },
   };
+}
+
+/** One linear's weights: int8 [K, N] with one scale per column N, and its outlier channels in fp32. */
+export interface QuantizedLinear {
+  q: Int8Array;
+  scale: Float32Array;
+  /** Input channels kept out of int8 (their rows of q are zero), ascending as calibrated. */
+  outliers: readonly number[];
+  /** fp32 [outliers.length, N]: those channels' weight rows; null without outliers. */
+  fp32Rows: Float32Array | null;
 }
 
 /** The weight rows of the outlier channels (fp32, [k, N]) and the rest with those rows zeroed. */

@@ -32,6 +32,8 @@ export interface OnnxModelOptions {
   metadata?: Record<string, string>;
   /** Largest file to write (e.g. 25 MiB for static assets); the data file is split above it. Default: no limit. */
   maxFileBytes?: number;
+  /** The graph's file name (default model.onnx); its data file is this name + ".data". */
+  graphFile?: string;
 }
 
 export async function writeOnnxWithExternalData(
@@ -39,11 +41,13 @@ export async function writeOnnxWithExternalData(
   outDir: string,
   options: OnnxModelOptions,
 ): Promise<{ graph: WrittenFile; data: WrittenFile }> {
+  const graphFile = options.graphFile ?? GRAPH_FILE;
+  const dataFile = `${graphFile}.data`;
   const tmpSuffix = `.tmp-${process.pid}-${Date.now()}`;
-  const graphTmp = join(outDir, GRAPH_FILE + tmpSuffix);
-  const writer = new PartedWriter(outDir, tmpSuffix, options.maxFileBytes ?? Infinity);
+  const graphTmp = join(outDir, graphFile + tmpSuffix);
+  const writer = new PartedWriter(outDir, dataFile, tmpSuffix, options.maxFileBytes ?? Infinity);
   try {
-    const tensors = await writeDataFile(graph, writer);
+    const tensors = await writeDataFile(graph, writer, dataFile);
     const data = await writer.close();
     const model = {
       ir_version: 8, // IR 8 pairs with opset 17
@@ -63,12 +67,12 @@ export async function writeOnnxWithExternalData(
     await writeFile(graphTmp, graphBytes);
     // Whatever an earlier conversion left (a whole data file, or parts) goes: only the new files stay.
     for (const name of await readdir(outDir)) {
-      if (name === DATA_FILE || /^model\.onnx\.data\.part-\d+$/.test(name)) await rm(join(outDir, name));
+      if (name === dataFile || (name.startsWith(`${dataFile}.part-`) && /^\d+$/.test(name.slice(dataFile.length + 6)))) await rm(join(outDir, name));
     }
     await writer.renameIntoPlace();
-    await rename(graphTmp, join(outDir, GRAPH_FILE));
+    await rename(graphTmp, join(outDir, graphFile));
     return {
-      graph: { path: GRAPH_FILE, bytes: graphBytes.length, sha256: sha256(graphBytes) },
+      graph: { path: graphFile, bytes: graphBytes.length, sha256: sha256(graphBytes) },
       data,
     };
   } finally {
@@ -77,7 +81,17 @@ export async function writeOnnxWithExternalData(
   }
 }
 
-async function writeDataFile(graph: GraphBuilder, out: PartedWriter) {
+/** Removes a graph written here and its data file, whole or in parts (the folder changed layout). */
+export async function removeGraphFiles(outDir: string, graphFile = GRAPH_FILE): Promise<void> {
+  const dataFile = `${graphFile}.data`;
+  for (const name of await readdir(outDir)) {
+    if (name === graphFile || name === dataFile || (name.startsWith(`${dataFile}.part-`) && /^\d+$/.test(name.slice(dataFile.length + 6)))) {
+      await rm(join(outDir, name), { force: true });
+    }
+  }
+}
+
+async function writeDataFile(graph: GraphBuilder, out: PartedWriter, dataFile: string) {
   const tensors: Record<string, unknown>[] = [];
   let offset = 0;
   for (const init of graph.initializers) {
@@ -93,7 +107,7 @@ async function writeDataFile(graph: GraphBuilder, out: PartedWriter) {
       dims: init.dims,
       data_location: DataLocation.EXTERNAL,
       external_data: [
-        { key: "location", value: DATA_FILE },
+        { key: "location", value: dataFile },
         { key: "offset", value: String(offset) },
         { key: "length", value: String(init.raw.byteLength) },
       ],
@@ -113,7 +127,7 @@ class PartedWriter {
   private handle: FileHandle | null = null;
   private total = 0;
 
-  constructor(private readonly dir: string, private readonly tmpSuffix: string, private readonly maxBytes: number) {}
+  constructor(private readonly dir: string, private readonly dataFile: string, private readonly tmpSuffix: string, private readonly maxBytes: number) {}
 
   async write(bytes: Uint8Array): Promise<void> {
     this.whole.update(bytes);
@@ -123,7 +137,7 @@ class PartedWriter {
       let part = this.parts.at(-1);
       if (!part || part.bytes === this.maxBytes) {
         await this.handle?.close();
-        part = { tmp: join(this.dir, `${DATA_FILE}.part-${this.parts.length}${this.tmpSuffix}`), bytes: 0, hash: createHash("sha256") };
+        part = { tmp: join(this.dir, `${this.dataFile}.part-${this.parts.length}${this.tmpSuffix}`), bytes: 0, hash: createHash("sha256") };
         this.parts.push(part);
         this.handle = await open(part.tmp, "w");
       }
@@ -139,16 +153,16 @@ class PartedWriter {
   async close(): Promise<WrittenFile> {
     await this.handle?.close();
     this.handle = null;
-    const file: WrittenFile = { path: DATA_FILE, bytes: this.total, sha256: this.whole.digest("hex") };
+    const file: WrittenFile = { path: this.dataFile, bytes: this.total, sha256: this.whole.digest("hex") };
     if (this.parts.length > 1) {
-      file.parts = this.parts.map((p, i) => ({ path: partName(i), bytes: p.bytes, sha256: p.hash.digest("hex") }));
+      file.parts = this.parts.map((p, i) => ({ path: partName(this.dataFile, i), bytes: p.bytes, sha256: p.hash.digest("hex") }));
     }
     return file;
   }
 
   async renameIntoPlace(): Promise<void> {
     for (const [i, part] of this.parts.entries()) {
-      await rename(part.tmp, join(this.dir, this.parts.length > 1 ? partName(i) : DATA_FILE));
+      await rename(part.tmp, join(this.dir, this.parts.length > 1 ? partName(this.dataFile, i) : this.dataFile));
     }
     this.parts.length = 0;
   }
@@ -160,8 +174,8 @@ class PartedWriter {
   }
 }
 
-function partName(index: number): string {
-  return `${DATA_FILE}.part-${String(index).padStart(3, "0")}`;
+function partName(dataFile: string, index: number): string {
+  return `${dataFile}.part-${String(index).padStart(3, "0")}`;
 }
 
 export function sha256(bytes: Uint8Array): string {

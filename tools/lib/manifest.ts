@@ -20,6 +20,8 @@ export interface ManifestParts {
   /** A sharded model's front lists its shards; a shard says which it is (issue 14). */
   shards?: ModelManifest["shards"];
   shard?: ModelManifest["shard"];
+  /** The blocks' MLPs in the kernel (issue 13). */
+  mlp?: ModelManifest["mlp"];
 }
 
 /** Write manifest.json atomically (temp file, then rename): a reader never sees half of one. */
@@ -49,6 +51,7 @@ export async function writeManifest(outDir: string, parts: ManifestParts): Promi
     created_by: parts.createdBy,
     ...(parts.shards ? { shards: parts.shards } : {}),
     ...(parts.shard ? { shard: parts.shard } : {}),
+    ...(parts.mlp ? { mlp: parts.mlp } : {}),
   };
   const path = join(outDir, "manifest.json");
   await writeFile(`${path}.tmp`, JSON.stringify(manifest, null, 2) + "\n");

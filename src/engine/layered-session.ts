@@ -1,0 +1,108 @@
+// A model whose blocks' MLPs run in our int8 kernel (issue 13; manifest `mlp`): onnxruntime-web
+// re-packs every int8 weight matrix on every run(), and the MLPs hold two thirds of the blocks'
+// weights. onnxruntime cannot call out of a graph, so the model is n_layer + 1 graphs — block l up
+// to ln_2, then ln_f (tools/convert/layer-graphs.ts) — and each step runs them in order with the
+// kernel's MLP between two runs. To ModelSession it is one graph: the same feeds, the same outputs.
+// The kernel gives onnxruntime's numbers bit for bit, so the logits are the one-graph model's.
+import type { ManifestFile, ModelManifest } from "../model/manifest";
+import type { ModelFiles } from "../model/source";
+import { verifyStream } from "../model/verify";
+import { MlpKernel } from "./lm-head/mlp";
+import { lmHeadModule } from "./lm-head/module";
+import { loadGraph, loadSession } from "./load-session";
+import { ort } from "./ort";
+
+/** What ModelSession needs of a model's graph: one onnxruntime session, or the layered chain. */
+export interface GraphSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly outputMetadata?: readonly ort.InferenceSession.ValueMetadata[];
+  run(feeds: Record<string, ort.Tensor>, fetches: readonly string[]): Promise<Record<string, ort.OnnxValue>>;
+  release(): Promise<void>;
+  /** WebAssembly memory held outside onnxruntime's heap (the MLP kernel's), bytes. */
+  readonly kernelBytes?: number;
+}
+
+/** The model's graph as the manifest lays it out. */
+export async function loadGraphSession(files: ModelFiles, manifest: ModelManifest): Promise<GraphSession> {
+  return manifest.mlp ? LayeredSession.load(files, manifest) : loadSession(files, manifest);
+}
+
+const STREAM_IN = ["residual_in", "addend_in"] as const;
+
+export class LayeredSession implements GraphSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly outputMetadata?: readonly ort.InferenceSession.ValueMetadata[];
+  readonly kernelBytes: number;
+  private readonly layers: number;
+
+  private constructor(manifest: ModelManifest, private readonly stages: ort.InferenceSession[], private readonly mlp: MlpKernel) {
+    this.layers = manifest.architecture.n_layer;
+    this.inputNames = manifest.io.inputs;
+    this.outputNames = manifest.io.outputs;
+    this.outputMetadata = stages[this.layers].outputMetadata; // hidden_states, every position
+    this.kernelBytes = mlp.memoryBytes;
+  }
+
+  /** The graphs in order (each streamed, verified and dropped once onnxruntime copied it), then the MLP file. */
+  static async load(files: ModelFiles, manifest: ModelManifest): Promise<LayeredSession> {
+    const graphs = manifest.files.filter((f) => f.role === "graph");
+    const stages: ort.InferenceSession[] = [];
+    try {
+      for (const graph of graphs) {
+        stages.push(await loadGraph(files, graph, manifest.files.filter((f) => f.role === "weights" && f.path === `${graph.path}.data`)));
+      }
+      return new LayeredSession(manifest, stages, await loadMlp(files, manifest));
+    } catch (error) {
+      await Promise.all(stages.map((stage) => stage.release()));
+      throw error;
+    }
+  }
+
+  async run(feeds: Record<string, ort.Tensor>, fetches: readonly string[]): Promise<Record<string, ort.OnnxValue>> {
+    const wanted = new Set(fetches);
+    const out: Record<string, ort.OnnxValue> = {};
+    let stream: ort.Tensor[] = [];
+    for (let l = 0; l < this.layers; l++) {
+      const stageFeeds: Record<string, ort.Tensor> = { attention_mask: feeds.attention_mask };
+      if (l === 0) {
+        stageFeeds.inputs_embeds = feeds.inputs_embeds;
+        stageFeeds.position_ids = feeds.position_ids;
+      } else {
+        STREAM_IN.forEach((name, i) => (stageFeeds[name] = stream[i]));
+      }
+      const kv = ["key", "value"].flatMap((kind) => [`present.${l}.${kind}`, `new_key_values.${l}.${kind}`]).filter((name) => wanted.has(name));
+      for (const kind of ["key", "value"]) stageFeeds[`past_key_values.${l}.${kind}`] = feeds[`past_key_values.${l}.${kind}`];
+      const result = await this.stages[l].run(stageFeeds, ["mlp_in", "residual_out", ...kv]);
+      for (const name of kv) out[name] = result[name];
+      const h = result.mlp_in as ort.Tensor;
+      const addend = new ort.Tensor("float32", this.mlp.forward(l, h.data as Float32Array), h.dims);
+      stream = [result.residual_out as ort.Tensor, addend];
+    }
+    const final = await this.stages[this.layers].run({ residual_in: stream[0], addend_in: stream[1] }, ["hidden_states"]);
+    out.hidden_states = final.hidden_states;
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.stages.map((stage) => stage.release()));
+  }
+}
+
+/** The MLP file streamed straight into the kernel's memory, checked on the way (size and sha256). */
+async function loadMlp(files: ModelFiles, manifest: ModelManifest): Promise<MlpKernel> {
+  const entry = manifest.files.find((f) => f.role === "mlp") as ManifestFile;
+  const { n_layer: layers, n_embd: hidden } = manifest.architecture;
+  const where = `${files.location}/${entry.path}`;
+  let kernel: MlpKernel;
+  try {
+    kernel = await MlpKernel.create(lmHeadModule, { layers, hidden, inner: manifest.mlp!.inner, outliers: manifest.mlp!.outliers });
+  } catch (error) {
+    throw new Error(`${where}: the MLP kernel cannot hold it: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (entry.bytes !== kernel.fileBytes) throw new Error(`${where}: manifest lists ${entry.bytes} bytes, the MLPs of its shape are ${kernel.fileBytes}`);
+  const file = kernel.file;
+  await verifyStream(await files.stream(entry.path), entry, files.location, (chunk, offset) => file.set(chunk, offset));
+  return kernel;
+}

@@ -4,6 +4,10 @@
 // to ln_2, then ln_f (tools/convert/layer-graphs.ts) — and each step runs them in order with the
 // kernel's MLP between two runs. To ModelSession it is one graph: the same feeds, the same outputs.
 // The kernel gives onnxruntime's numbers bit for bit, so the logits are the one-graph model's.
+// A shard (src/shard) holds blocks [from, to) so: it takes `residual_in` (the stream, its addend
+// zeros, as the one-graph shard's first SkipLayerNormalization gets) unless it starts at block 0,
+// and returns `residual_out` (stream + last MLP output, one f32 addition as the shard graph's Add)
+// unless it ends with ln_f.
 import type { ManifestFile, ModelManifest } from "../model/manifest";
 import type { ModelFiles } from "../model/source";
 import { verifyStream } from "../model/verify";
@@ -35,13 +39,17 @@ export class LayeredSession implements GraphSession {
   readonly outputNames: readonly string[];
   readonly outputMetadata?: readonly ort.InferenceSession.ValueMetadata[];
   readonly kernelBytes: number;
-  private readonly layers: number;
+  /** Blocks [from, to); the graph after the last block's is ln_f's when `last`. */
+  private readonly from: number;
+  private readonly to: number;
+  private readonly last: boolean;
 
   private constructor(manifest: ModelManifest, private readonly stages: ort.InferenceSession[], private readonly mlp: MlpKernel) {
-    this.layers = manifest.architecture.n_layer;
+    [this.from, this.to] = manifest.shard?.layers ?? [0, manifest.architecture.n_layer];
+    this.last = this.to === manifest.architecture.n_layer;
     this.inputNames = manifest.io.inputs;
     this.outputNames = manifest.io.outputs;
-    this.outputMetadata = stages[this.layers].outputMetadata; // hidden_states, every position
+    this.outputMetadata = this.last ? stages[stages.length - 1].outputMetadata : undefined; // hidden_states, every position
     this.kernelBytes = mlp.memoryBytes;
   }
 
@@ -64,7 +72,11 @@ export class LayeredSession implements GraphSession {
     const wanted = new Set(fetches);
     const out: Record<string, ort.OnnxValue> = {};
     let stream: ort.Tensor[] = [];
-    for (let l = 0; l < this.layers; l++) {
+    if (this.from > 0) {
+      const residual = feeds.residual_in;
+      stream = [residual, new ort.Tensor("float32", new Float32Array(residual.size), residual.dims)];
+    }
+    for (let l = this.from; l < this.to; l++) {
       const stageFeeds: Record<string, ort.Tensor> = { attention_mask: feeds.attention_mask };
       if (l === 0) {
         stageFeeds.inputs_embeds = feeds.inputs_embeds;
@@ -74,14 +86,20 @@ export class LayeredSession implements GraphSession {
       }
       const kv = ["key", "value"].flatMap((kind) => [`present.${l}.${kind}`, `new_key_values.${l}.${kind}`]).filter((name) => wanted.has(name));
       for (const kind of ["key", "value"]) stageFeeds[`past_key_values.${l}.${kind}`] = feeds[`past_key_values.${l}.${kind}`];
-      const result = await this.stages[l].run(stageFeeds, ["mlp_in", "residual_out", ...kv]);
+      const result = await this.stages[l - this.from].run(stageFeeds, ["mlp_in", "residual_out", ...kv]);
       for (const name of kv) out[name] = result[name];
       const h = result.mlp_in as ort.Tensor;
-      const addend = new ort.Tensor("float32", this.mlp.forward(l, h.data as Float32Array), h.dims);
+      const addend = new ort.Tensor("float32", this.mlp.forward(l - this.from, h.data as Float32Array), h.dims);
       stream = [result.residual_out as ort.Tensor, addend];
     }
-    const final = await this.stages[this.layers].run({ residual_in: stream[0], addend_in: stream[1] }, ["hidden_states"]);
-    out.hidden_states = final.hidden_states;
+    if (this.last) {
+      const final = await this.stages[this.to - this.from].run({ residual_in: stream[0], addend_in: stream[1] }, ["hidden_states"]);
+      out.hidden_states = final.hidden_states;
+    } else {
+      // Float32Array stores round each sum to f32: the shard graph's Add, bit for bit.
+      const [residual, addend] = stream.map((t) => t.data as Float32Array);
+      out.residual_out = new ort.Tensor("float32", residual.map((r, i) => r + addend[i]), stream[0].dims);
+    }
     return out;
   }
 
@@ -93,7 +111,8 @@ export class LayeredSession implements GraphSession {
 /** The MLP file streamed straight into the kernel's memory, checked on the way (size and sha256). */
 async function loadMlp(files: ModelFiles, manifest: ModelManifest): Promise<MlpKernel> {
   const entry = manifest.files.find((f) => f.role === "mlp") as ManifestFile;
-  const { n_layer: layers, n_embd: hidden } = manifest.architecture;
+  const { n_embd: hidden } = manifest.architecture;
+  const layers = manifest.mlp!.outliers.length; // the model's blocks, or a shard's
   const where = `${files.location}/${entry.path}`;
   let kernel: MlpKernel;
   try {

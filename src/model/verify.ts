@@ -41,9 +41,12 @@ export function parseManifest(bytes: Uint8Array, location: string): ModelManifes
   return manifest;
 }
 
-/** A model whose MLPs run in the kernel lists n_layer + 1 graphs, one MLP file and its embedding. */
+/**
+ * A model whose MLPs run in the kernel lists n_layer + 1 graphs (a shard: one per block it holds,
+ * plus ln_f's on the last), one MLP file and (unless a shard) its embedding.
+ */
 function checkMlp(manifest: ModelManifest, fail: (what: string) => ModelFileError): void {
-  const { mlp, files } = manifest;
+  const { mlp, files, shard } = manifest;
   const mlpFiles = files.filter((f) => f.role === "mlp").length;
   if (mlp === undefined) {
     if (mlpFiles > 0) throw fail("lists an mlp file but no mlp section");
@@ -52,16 +55,19 @@ function checkMlp(manifest: ModelManifest, fail: (what: string) => ModelFileErro
   }
   const { n_layer: nLayer, n_embd: hidden } = manifest.architecture;
   if (mlpFiles !== 1) throw fail(`an mlp section needs exactly one mlp file, ${mlpFiles} listed`);
-  if (!files.some((f) => f.role === "embedding")) throw fail("an mlp section needs the embedding file (the kernel's)");
+  if (!shard && !files.some((f) => f.role === "embedding")) throw fail("an mlp section needs the embedding file (the kernel's)");
+  const [from, to] = shard ? shard.layers : [0, nLayer];
+  const blocks = to - from;
   const graphs = files.filter((f) => f.role === "graph");
-  if (graphs.length !== nLayer + 1) throw fail(`an mlp section needs n_layer + 1 = ${nLayer + 1} graphs, ${graphs.length} listed`);
+  const expected = blocks + (to === nLayer ? 1 : 0);
+  if (graphs.length !== expected) throw fail(`an mlp section needs ${shard ? `a graph per block [${from}, ${to})${to === nLayer ? " and ln_f's" : ""}` : "n_layer + 1"} = ${expected} graphs, ${graphs.length} listed`);
   for (const graph of graphs) {
     if (!files.some((f) => f.role === "weights" && f.path === `${graph.path}.data`)) throw fail(`graph ${graph.path} has no weights file ${graph.path}.data`);
   }
   if (!isCount(mlp.inner, 16) || mlp.inner % 16 !== 0) throw fail(`mlp.inner ${JSON.stringify(mlp.inner)} is not a positive multiple of 16`);
   const channels = (list: unknown, width: number) =>
     Array.isArray(list) && list.every((k) => isCount(k, 0) && k < width) && new Set(list).size === list.length;
-  if (!Array.isArray(mlp.outliers) || mlp.outliers.length !== nLayer) throw fail(`mlp.outliers must list n_layer = ${nLayer} blocks`);
+  if (!Array.isArray(mlp.outliers) || mlp.outliers.length !== blocks) throw fail(`mlp.outliers must list ${blocks} blocks`);
   mlp.outliers.forEach((o, l) => {
     if (!channels(o?.fc, hidden) || !channels(o?.proj, mlp.inner)) throw fail(`mlp.outliers[${l}] needs lists of distinct channels fc (< n_embd) and proj (< mlp.inner)`);
   });

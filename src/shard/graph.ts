@@ -2,8 +2,9 @@
 // keys/values of the shard's blocks in, every position's hidden states and the step's new
 // keys/values out. Given the session and onnxruntime's Tensor class rather than importing them, so
 // the same code runs in the Worker (onnxruntime-web/wasm, src/engine/ort.ts) and in Node tests.
-import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-web";
+import type { Tensor as OrtTensor } from "onnxruntime-web";
 import type { KvCache, StepKv } from "../engine/forward";
+import type { GraphSession } from "../engine/layered-session";
 import { capacityOf } from "../engine/kv";
 import type { ModelManifest, ShardInfo } from "../model/manifest";
 
@@ -41,7 +42,7 @@ export function shardInfo(manifest: ModelManifest, location: string): ShardInfo 
  * The step function of a loaded shard graph. Runs must not overlap (one session): the caller
  * (ShardCore) runs one step at a time.
  */
-export function shardForward(session: InferenceSession, Tensor: TensorClass, manifest: ModelManifest, location: string): ShardForward {
+export function shardForward(session: GraphSession, Tensor: TensorClass, manifest: ModelManifest, location: string): ShardForward {
   const { n_head: heads, n_embd: width } = manifest.architecture;
   const headDim = width / heads;
   const [from, to] = shardInfo(manifest, location).layers;

@@ -1,14 +1,14 @@
 // Loading shard <index> of the model at MODEL (issue 14): the front's manifest names the shard's
 // folder, its block range and its manifest's sha256 (so a shard never serves another conversion's
-// blocks), then the shard's own folder loads like any model folder: graph checked, weights streamed
-// into onnxruntime (engine/load-session.ts). A warm-up step at the last position checks the graph
+// blocks), then the shard's own folder loads like any model folder: graphs checked, weights streamed
+// into onnxruntime, the MLPs into their kernel when the shard was so converted (engine/layered-session.ts). A warm-up step at the last position checks the graph
 // against the manifest before the shard answers its first step.
 //
 // The graph is per isolate, the rows per Durable Object instance: an instance that is reset (evicted,
 // aborted) may come back in the same isolate, where onnxruntime's heap (which never shrinks) still
 // holds the session; the new instance reuses it instead of loading the weights a second time beside
 // it, and starts with no rows, as a fresh instance must.
-import { loadSession } from "../engine/load-session";
+import { loadGraphSession } from "../engine/layered-session";
 import { ort, ortMemoryBytes } from "../engine/ort";
 import type { ModelManifest } from "../model/manifest";
 import { modelFiles } from "../model/source";
@@ -23,6 +23,8 @@ export interface ShardGraph {
   loadMs: number;
   /** The isolate's WebAssembly memory once the graph loaded and ran its warm-up step. */
   wasmBytes: number;
+  /** Of it, the MLP kernel's (outside onnxruntime's heap; 0 when the MLPs are in the graph). */
+  kernelBytes: number;
 }
 
 /** Who the new core is and the isolate it counts keys/values in (memory.ts). */
@@ -46,10 +48,11 @@ export async function openShardCore(spec: string, index: number, binding: (name:
     graphs.set(key, loading);
     loading.catch(() => graphs.delete(key));
   }
-  const { manifest, forward, loadMs, wasmBytes } = await loading;
+  const { manifest, forward, loadMs, wasmBytes, kernelBytes } = await loading;
   const arch = manifest.architecture;
   const memory = { isolateBytes: identity.isolateBytes, jsReserveBytes: identity.jsReserveBytes, modelBytes: wasmBytes };
-  return new ShardCore(forward, { shard: manifest.shard!, heads: arch.n_head, width: arch.n_embd, positions: arch.n_positions, wasmBytes: ortMemoryBytes, loadMs, instance: identity.instance, memory });
+  const wasmNow = () => ortMemoryBytes() + kernelBytes;
+  return new ShardCore(forward, { shard: manifest.shard!, heads: arch.n_head, width: arch.n_embd, positions: arch.n_positions, wasmBytes: wasmNow, loadMs, instance: identity.instance, memory });
 }
 
 /** `spec` is the front's MODEL ("r2:<prefix>", "assets:<dir>", "fetcher:<BINDING>/<dir>"). */
@@ -69,7 +72,7 @@ export async function loadShardGraph(spec: string, index: number, binding: (name
   if (shard.index !== index || shard.layers.join() !== entry.layers.join()) {
     throw new Error(`${files.location}/manifest.json is shard ${shard.index} with blocks [${shard.layers}], the front names shard ${index} with blocks [${entry.layers}]`);
   }
-  const session = await loadSession(files, manifest);
+  const session = await loadGraphSession(files, manifest);
   const arch = manifest.architecture;
   const forward = serialized(shardForward(session, ort.Tensor, manifest, files.location));
   try {
@@ -81,7 +84,8 @@ export async function loadShardGraph(spec: string, index: number, binding: (name
     await session.release();
     throw new Error(`${files.location}: the shard's graph does not match its manifest (${error instanceof Error ? error.message : String(error)})`);
   }
-  return { manifest, forward, location: files.location, loadMs: Date.now() - started, wasmBytes: ortMemoryBytes() };
+  const kernelBytes = session.kernelBytes ?? 0;
+  return { manifest, forward, location: files.location, loadMs: Date.now() - started, wasmBytes: ortMemoryBytes() + kernelBytes, kernelBytes };
 }
 
 /** One run at a time on the session, whichever instance's core asks (they may overlap in a reset). */

@@ -61,9 +61,20 @@ describe("int8 conversion with the MLPs in the kernel", () => {
     const files = await readdir(dir);
     expect(files.filter((f) => f.startsWith("model.onnx"))).toEqual([]);
     expect(files).toContain("mlp.int8");
-    // Sharded: the shards keep their MLPs (each shard is its own isolate), and the layers go.
+    // Sharded: the front holds no graph; each shard holds its blocks' graphs (ln_f's on the last)
+    // and its blocks' MLPs, or with mlp "graph" its one graph.
     await convertCheckpoint(SOURCE, { dtype: "int8", outDir: dir, shards: { count: 2 } });
     expect((await readdir(dir)).filter((f) => f.startsWith("layer-") || f.startsWith("mlp"))).toEqual([]);
+    const L = (await manifestOf(dir)).architecture.n_layer;
+    const shard0 = await manifestOf(join(dir, "shard-0"));
+    const shard1 = await manifestOf(join(dir, "shard-1"));
+    const [from, to] = shard1.shard!.layers;
+    expect(shard0.files.filter((f) => f.role === "graph").length).toBe(shard0.shard!.layers[1]);
+    expect(shard1.files.filter((f) => f.role === "graph").map((f) => f.path).at(-1)).toBe(`layer-${String(L).padStart(2, "0")}.onnx`);
+    expect(shard1.mlp!.outliers).toHaveLength(to - from);
+    expect((await readdir(join(dir, "shard-1"))).filter((f) => f.startsWith("model.onnx"))).toEqual([]);
+    await convertCheckpoint(SOURCE, { dtype: "int8", outDir: dir, shards: { count: 2 }, mlp: "graph" });
+    expect((await readdir(join(dir, "shard-1"))).sort()).toEqual(["manifest.json", "model.onnx", "model.onnx.data"]);
   });
 
   it("stays one graph where the kernel does not fit, and refuses to force it there", async () => {

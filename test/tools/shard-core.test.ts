@@ -23,8 +23,10 @@ let E: number;
 
 beforeAll(async () => {
   await writeSyntheticCheckpoint({ layers: 3, embd: 64, heads: 4, seed: 11, positions: 128, vocab: 1000, outDir: CHECKPOINT });
-  await convertCheckpoint(CHECKPOINT, { dtype: "int8", outDir: plainDir, logits: "all" });
-  await convertCheckpoint(CHECKPOINT, { dtype: "int8", outDir: shardedDir, shards: { count: 2 } });
+  // MLPs in the graphs: Node has no CompiledWasm import for the MLP kernel (layered shards run in
+  // workerd: test/worker/sharded.test.ts, test/dev).
+  await convertCheckpoint(CHECKPOINT, { dtype: "int8", outDir: plainDir, logits: "all", mlp: "graph" });
+  await convertCheckpoint(CHECKPOINT, { dtype: "int8", outDir: shardedDir, shards: { count: 2 }, mlp: "graph" });
   plain = await openSession(plainDir);
   kernel = await openKernel(shardedDir, plain.manifest);
   E = plain.manifest.architecture.n_embd;

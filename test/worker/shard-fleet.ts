@@ -9,7 +9,8 @@
 import { env } from "cloudflare:workers";
 import { JS_RESERVE_BYTES } from "../../src/config";
 import { readManifest } from "../../src/engine/engine";
-import { createSession, ort } from "../../src/engine/ort";
+import { loadGraphSession } from "../../src/engine/layered-session";
+import { ort } from "../../src/engine/ort";
 import type { ShardApi, ShardStatus } from "../../src/engine/shard-protocol";
 import type { ModelManifest } from "../../src/model/manifest";
 import { modelFiles } from "../../src/model/source";
@@ -37,10 +38,7 @@ async function load(model: string): Promise<{ front: ModelManifest; shards: Load
   for (const entry of front.shards ?? []) {
     const source = files(`${model}/${entry.path}`);
     const manifest = await readManifest(source);
-    const graph = manifest.files.find((f) => f.role === "graph")!;
-    const externalData = [];
-    for (const f of manifest.files.filter((f) => f.role === "weights")) externalData.push({ path: f.path, data: await source.read(f.path) });
-    const session = await createSession(await source.read(graph.path), externalData);
+    const session = await loadGraphSession(source, manifest); // its blocks' graphs, and its MLP kernel
     shards.push({ manifest, forward: shardForward(session, ort.Tensor, manifest, source.location) });
   }
   return { front, shards };

@@ -56,9 +56,10 @@ export interface ConvertOptions {
   embedding?: GraphOptions["embedding"];
   /**
    * "kernel" (the default where the model allows it: the int8 external embedding, GroupQueryAttention,
-   * gelu_new, n_inner a multiple of 16, not sharded): the blocks' MLPs run in the engine's int8
-   * kernel between n_layer + 1 graphs (layer-graphs.ts), with the one-graph model's numbers bit for
-   * bit and without onnxruntime's per-run weight repacking. "graph": the MLPs stay in the graph.
+   * gelu_new, n_inner a multiple of 16): the blocks' MLPs run in the engine's int8 kernel between
+   * a graph per block and ln_f's (layer-graphs.ts; a shard holds its blocks' graphs), with the
+   * one-graph model's numbers bit for bit and without onnxruntime's per-run weight repacking.
+   * "graph": the MLPs stay in the graph.
    */
   mlp?: "kernel" | "graph";
   /** Split the weights into files of at most this size (static assets: 25 MiB). Default: one file. */
@@ -90,9 +91,9 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   }
   const makeFormat = () => (opts.dtype === "int8" ? int8Format(weights.wte, V, E, int8) : fp32Format(weights.wte, V, E));
   const attention = opts.attention ?? defaultAttention(config);
-  const mlpFits = embedding === "external" && attention === "gqa" && config.activation === "gelu_new" && config.n_inner % KERNEL_COLUMNS === 0 && !opts.shards;
+  const mlpFits = embedding === "external" && attention === "gqa" && config.activation === "gelu_new" && config.n_inner % KERNEL_COLUMNS === 0;
   if (opts.mlp === "kernel" && !mlpFits) {
-    throw new Error(`mlp "kernel" needs the int8 external embedding, GroupQueryAttention, gelu_new, n_inner a multiple of ${KERNEL_COLUMNS} and no sharding (got embedding ${embedding}, attention ${attention}, ${config.activation}, n_inner ${config.n_inner}${opts.shards ? ", sharded" : ""})`);
+    throw new Error(`mlp "kernel" needs the int8 external embedding, GroupQueryAttention, gelu_new and n_inner a multiple of ${KERNEL_COLUMNS} (got embedding ${embedding}, attention ${attention}, ${config.activation}, n_inner ${config.n_inner})`);
   }
   const mlpKernel = mlpFits && opts.mlp !== "graph";
   if (opts.shards && (embedding !== "external" || attention !== "gqa")) {
@@ -120,8 +121,8 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
   if (opts.shards) {
     const ranges = "count" in opts.shards ? evenRanges(config.n_layer, opts.shards.count) : planByMemory(config, opts.shards.memoryBytes, opts.shards);
     const embeddingFile = await writeEmbedding();
-    await removeLayerFiles(opts.outDir, 0);
-    return writeShardedModel({ config, weights: graphWeights, format: makeFormat, ranges, outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
+    await removeLayerFiles(opts.outDir); // the front has no graphs of its own
+    return writeShardedModel({ config, weights: graphWeights, format: () => int8Format(weights.wte, V, E, int8), mlpKernel, ranges, outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
   }
   await removeStale(opts.outDir, 0); // shard folders of an earlier sharded conversion
   if (mlpKernel) {
@@ -129,7 +130,7 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     const embeddingFile = await writeEmbedding();
     return writeLayeredModel({ config, weights: graphWeights, format: () => int8Format(weights.wte, V, E, int8), outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
   }
-  await removeLayerFiles(opts.outDir, 0);
+  await removeLayerFiles(opts.outDir);
   const graph = buildGpt2Graph(config, graphWeights, makeFormat(), { logits: opts.logits, attention, embedding });
   const files = await writeOnnxWithExternalData(graph, opts.outDir, onnx);
   const embeddingFiles: ManifestFile[] = [];

@@ -3,7 +3,9 @@
 // its own manifest, graph and weights, loadable like any model folder (src/shard loads them).
 //   <out>/manifest.json        shards: [{ path: "shard-0", layers: [0, 3], manifest_sha256, bytes }, …]
 //   <out>/embedding.int8
-//   <out>/shard-<i>/manifest.json, model.onnx, model.onnx.data (or its ≤ 25 MiB parts)
+//   <out>/shard-<i>/manifest.json, model.onnx, model.onnx.data (or its ≤ 25 MiB parts) — or, with the
+//   MLPs in the kernel (the default where it fits), its blocks' layer-NN.onnx (+ ln_f's on the last
+//   shard) and mlp.int8 (layered-model.ts), like an unsharded model's
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,8 +15,9 @@ import type { Gpt2Config, Gpt2Weights } from "./checkpoint.js";
 import { graphInputNames, graphOutputNames } from "./gpt2-graph.js";
 import { buildShardGraph, shardInputNames, shardOutputNames } from "./shard-graph.js";
 import type { LayerRange } from "./shard-plan.js";
-import type { WeightFormat } from "./weight-formats.js";
-import { DATA_FILE, GRAPH_FILE, writeOnnxWithExternalData, type OnnxModelOptions } from "./write-model.js";
+import type { int8Format } from "./int8-format.js";
+import { removeLayerFiles, writeLayeredGraphs } from "./layered-model.js";
+import { DATA_FILE, GRAPH_FILE, removeGraphFiles, writeOnnxWithExternalData, type OnnxModelOptions } from "./write-model.js";
 
 export const shardFolder = (index: number) => `shard-${index}`;
 
@@ -22,7 +25,9 @@ export interface ShardedModel {
   config: Gpt2Config;
   weights: Gpt2Weights;
   /** A fresh weight format per graph (a format builds its shared constants into one graph). */
-  format: () => WeightFormat;
+  format: () => ReturnType<typeof int8Format>;
+  /** Each shard's MLPs in its own MLP kernel (layered-model.ts) instead of its graph. */
+  mlpKernel: boolean;
   ranges: LayerRange[];
   outDir: string;
   /** The front's embedding file, already written to outDir. */
@@ -42,25 +47,35 @@ export async function writeShardedModel(model: ShardedModel): Promise<ModelManif
     await mkdir(dir, { recursive: true });
     const first = layers[0] === 0;
     const last = layers[1] === config.n_layer;
-    const graph = buildShardGraph(config, model.weights, model.format(), layers);
-    const files = await writeOnnxWithExternalData(graph, dir, {
+    const onnx = {
       ...model.onnx,
       graphName: `${model.onnx.graphName}-shard-${index}`,
       metadata: { ...model.onnx.metadata, shard: `${index}/${count}`, layers: `${layers[0]}-${layers[1]}` },
-    });
+    };
+    let files: ManifestFile[];
+    let mlp: ModelManifest["mlp"];
+    if (model.mlpKernel) {
+      ({ files, mlp } = await writeLayeredGraphs({ config, weights: model.weights, format: model.format, outDir: dir, onnx, range: layers }));
+      await removeGraphFiles(dir);
+    } else {
+      const written = await writeOnnxWithExternalData(buildShardGraph(config, model.weights, model.format(), layers), dir, onnx);
+      files = [{ ...written.graph, role: "graph" }, { ...written.data, role: "weights" }];
+      await removeLayerFiles(dir);
+    }
     await writeManifest(dir, {
       ...model.manifest,
       name: `${model.manifest.name}/${shardFolder(index)}`,
       io: { inputs: shardInputNames(layers, first), outputs: shardOutputNames(layers, last), kv_padding: "right" },
-      files: [{ ...files.graph, role: "graph" }, { ...files.data, role: "weights" }],
+      files,
       shard: { index, count, layers },
+      ...(mlp ? { mlp } : {}),
     });
     const manifestBytes = await readFile(join(dir, "manifest.json"));
     shards.push({
       path: shardFolder(index),
       layers,
       manifest_sha256: createHash("sha256").update(manifestBytes).digest("hex"),
-      bytes: files.graph.bytes + files.data.bytes,
+      bytes: files.reduce((sum, f) => sum + f.bytes, 0),
     });
   }
   // The front: the shards chained read as one graph from inputs_embeds to hidden_states.

@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { mib } from "../lib/isolate-memory.js";
 import { connectIsolate } from "./isolate-phases.js";
-import { BENCH_DIR, ensureBenchModel, FULL_SHAPES, QUICK_SHAPES } from "./models.js";
+import { BENCH_DIR, ensureBenchModel, FULL_SHAPES, plainFolder, QUICK_SHAPES } from "./models.js";
 import { FULL_PLAN, QUICK_PLAN } from "./plan.js";
 import { startBenchWorker } from "./workerd.js";
 
@@ -39,7 +39,8 @@ async function variant(name: string, model: string, route: "/load" | "/load-stre
 }
 
 async function main(): Promise<void> {
-  const model = await ensureBenchModel(shape, (line) => console.error(`[load-variants] ${line}`));
+  // The one-graph conversion (--embedding graph): the variants compare ways of loading one graph.
+  const model = plainFolder(await ensureBenchModel(shape, (line) => console.error(`[load-variants] ${line}`)));
   const rows = [
     `${shape.name}-shaped int8; planned heap ${mib(heapBytes)}; MiB; peak as total (JS heap / ArrayBuffers / WASM)`,
     "",

@@ -25,6 +25,8 @@ export async function loadStreamed(origin: string, model: string) {
     return response;
   };
   const manifest = (await (await get("manifest.json")).json()) as ModelManifest;
+  // These variants compare ways of loading one graph; a model with its MLPs in the kernel has one per block.
+  if (manifest.mlp) throw new Error(`${model}: load variants need a one-graph model (convert it with --mlp graph)`);
   const graphEntry = manifest.files.find((f) => f.role === "graph")!;
   const graph = new Uint8Array(await (await get(graphEntry.path)).arrayBuffer());
   const ranges = externalRanges(graph);

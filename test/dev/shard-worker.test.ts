@@ -26,7 +26,10 @@ let reference: ShardCore[];
 
 beforeAll(async () => {
   await writeSyntheticCheckpoint({ layers: 3, embd: E, heads: 4, seed: 21, positions: 128, vocab: 1000, outDir: path.join(CACHE, "synthetic-l3") });
-  await convertCheckpoint(path.join(CACHE, "synthetic-l3"), { dtype: "int8", outDir: modelDir, shards: { count: 2 } });
+  // MLPs in the graphs: the reference below is the shard runtime in Node, which has no CompiledWasm
+  // import for the MLP kernel (shards with their MLPs in the kernel: test/dev/sharded-front.test.ts,
+  // test/worker/sharded.test.ts).
+  await convertCheckpoint(path.join(CACHE, "synthetic-l3"), { dtype: "int8", outDir: modelDir, shards: { count: 2 }, mlp: "graph" });
   work = await mkdtemp(path.join(tmpdir(), "edge-gpt2-shards-"));
   const persistTo = path.join(work, "state");
   const prefix = await uploadModel({ modelDir, prefix: "models/synthetic-l3", persistTo, log: () => {} });

@@ -24,12 +24,13 @@ describe("model:upload", () => {
   it("refuses a folder whose files do not match the manifest, before uploading anything", async () => {
     await mkdir(`${root}broken`, { recursive: true });
     await cp(modelDir, `${root}broken`, { recursive: true });
-    const data = await readFile(`${root}broken/model.onnx.data`);
+    // (int8's default layout: a graph per block, layer-00.onnx here, and ln_f's)
+    const data = await readFile(`${root}broken/layer-00.onnx.data`);
     data[0] ^= 1;
-    await writeFile(`${root}broken/model.onnx.data`, data);
-    await expect(planUpload({ modelDir: `${root}broken` })).rejects.toThrow(/model\.onnx\.data does not match its sha256 in manifest\.json/);
-    await rm(`${root}broken/model.onnx`);
-    await expect(planUpload({ modelDir: `${root}broken` })).rejects.toThrow(/broken\/model\.onnx is missing/);
+    await writeFile(`${root}broken/layer-00.onnx.data`, data);
+    await expect(planUpload({ modelDir: `${root}broken` })).rejects.toThrow(/layer-00\.onnx\.data does not match its sha256 in manifest\.json/);
+    await rm(`${root}broken/layer-00.onnx`);
+    await expect(planUpload({ modelDir: `${root}broken` })).rejects.toThrow(/broken\/layer-00\.onnx is missing/);
   });
 
   it("puts every file into local R2 under the prefix, the manifest after all the files it lists", async () => {
@@ -37,9 +38,13 @@ describe("model:upload", () => {
     const { commands } = await planUpload({ modelDir, prefix: "models/tiny", persistTo });
     expect(commands.map((c) => `${c[2]} ${c[3]}`)).toEqual([
       "delete edge-gpt2-models/models/tiny/manifest.json",
-      "put edge-gpt2-models/models/tiny/model.onnx",
-      "put edge-gpt2-models/models/tiny/model.onnx.data",
-      "put edge-gpt2-models/models/tiny/embedding.int8", // int8's default layout: the LM-head kernel's table
+      // int8's default layout: block 0's graph, ln_f's, the MLP kernel's weights, the LM-head kernel's table
+      "put edge-gpt2-models/models/tiny/layer-00.onnx",
+      "put edge-gpt2-models/models/tiny/layer-00.onnx.data",
+      "put edge-gpt2-models/models/tiny/layer-01.onnx",
+      "put edge-gpt2-models/models/tiny/layer-01.onnx.data",
+      "put edge-gpt2-models/models/tiny/mlp.int8",
+      "put edge-gpt2-models/models/tiny/embedding.int8",
       "put edge-gpt2-models/models/tiny/manifest.json",
     ]);
     await uploadModel({ modelDir, prefix: "models/tiny", persistTo, log: () => {} });
@@ -48,13 +53,14 @@ describe("model:upload", () => {
     const proxy = await getPlatformProxy<Env>({ configPath: "wrangler.toml", persist: { path: `${persistTo}/v3` } });
     try {
       const uploaded = new Map<string, number>();
-      for (const name of ["model.onnx", "model.onnx.data", "embedding.int8", "manifest.json"]) {
+      const files = ["layer-00.onnx", "layer-00.onnx.data", "layer-01.onnx", "layer-01.onnx.data", "mlp.int8", "embedding.int8"];
+      for (const name of [...files, "manifest.json"]) {
         const object = await proxy.env.MODEL_BUCKET.get(`models/tiny/${name}`);
         expect(object, name).not.toBeNull();
         expect(sha256(new Uint8Array(await object!.arrayBuffer()))).toBe(sha256(await readFile(`${modelDir}/${name}`)));
         uploaded.set(name, object!.uploaded.getTime());
       }
-      expect(uploaded.get("manifest.json")).toBeGreaterThanOrEqual(Math.max(uploaded.get("model.onnx")!, uploaded.get("model.onnx.data")!, uploaded.get("embedding.int8")!));
+      expect(uploaded.get("manifest.json")).toBeGreaterThanOrEqual(Math.max(...files.map((name) => uploaded.get(name)!)));
     } finally {
       await proxy.dispose();
     }
@@ -67,11 +73,16 @@ describe("model:upload", () => {
     const { commands } = await planUpload({ modelDir: shardedDir, prefix: "s" });
     expect(commands.map((c) => `${c[2]} ${c[3]}`)).toEqual([
       "delete edge-gpt2-models/s/manifest.json",
-      "put edge-gpt2-models/s/shard-0/model.onnx",
-      "put edge-gpt2-models/s/shard-0/model.onnx.data",
+      // each shard: its block's graph (and ln_f's on the last) and its block's MLP weights
+      "put edge-gpt2-models/s/shard-0/layer-00.onnx",
+      "put edge-gpt2-models/s/shard-0/layer-00.onnx.data",
+      "put edge-gpt2-models/s/shard-0/mlp.int8",
       "put edge-gpt2-models/s/shard-0/manifest.json",
-      "put edge-gpt2-models/s/shard-1/model.onnx",
-      "put edge-gpt2-models/s/shard-1/model.onnx.data",
+      "put edge-gpt2-models/s/shard-1/layer-01.onnx",
+      "put edge-gpt2-models/s/shard-1/layer-01.onnx.data",
+      "put edge-gpt2-models/s/shard-1/layer-02.onnx",
+      "put edge-gpt2-models/s/shard-1/layer-02.onnx.data",
+      "put edge-gpt2-models/s/shard-1/mlp.int8",
       "put edge-gpt2-models/s/shard-1/manifest.json",
       "put edge-gpt2-models/s/embedding.int8",
       "put edge-gpt2-models/s/manifest.json",

@@ -27,7 +27,7 @@ export interface MlpShape {
    * converter's order: that of the fp32 rows in the file, which is also the order of the sum.
    */
   outliers: { fc: number[]; proj: number[] }[];
-  /** Rows per kernel pass; more rows are processed in chunks of this many. Default 64. */
+  /** Rows per kernel pass; more rows are processed in chunks of this many. Default 32. */
   maxRows?: number;
 }
 
@@ -45,9 +45,11 @@ const PAGE = 65536;
  * Rows per pass. The weights (4.7 MB a layer for GPT-2) stream from memory once per pass, so a
  * pass should hold many rows, but the workspace grows with them (21 KiB a row for GPT-2). Measured
  * on GPT-2's 12 MLPs at 64 to 256 rows: 32, 64, 128 and 256 rows per pass within a few percent of
- * each other (the matmul reads weights in cache-sized blocks whatever the pass).
+ * each other (the matmul reads weights in cache-sized blocks whatever the pass). So 32, the least
+ * that still takes `matmul_wide` (WIDE_ROWS): 0.7 MiB of workspace, which the isolate's memory
+ * budget gives to keys/values instead.
  */
-const DEFAULT_MAX_ROWS = 64;
+const DEFAULT_MAX_ROWS = 32;
 /**
  * From this many rows on, `matmul_wide` (weights widened once per four rows, then read as they are)
  * instead of `matmul`. Measured on GPT-2's 12 MLPs: in Node (bounds checks on) `matmul_wide` is

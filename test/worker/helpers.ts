@@ -2,6 +2,7 @@
 // the reference fixtures that global-setup copied next to the converted models.
 import { env } from "cloudflare:workers";
 import { openModel, type Engine, type OpenedModel } from "../../src/engine/engine";
+import type { GenerationJob } from "../../src/engine/scheduler";
 import { deploymentFor } from "../../src/http/deployment";
 import app from "../../src/index";
 import { modelFiles } from "../../src/model/source";
@@ -19,6 +20,21 @@ export function envFor(model: string, vars: Partial<Record<keyof Env, string>> =
 /** The engine the Worker serves `model` with (the isolate's one model: loading it releases another). */
 export function engineFor(model: string): Promise<Engine> {
   return deploymentFor(envFor(model)).model.engine();
+}
+
+/** Every job's sequences' token ids, the jobs submitted to `model`'s engine at once (batched). */
+export async function engineTokenIds(model: string, jobs: GenerationJob[]): Promise<number[][][]> {
+  const engine = await engineFor(model);
+  const results = await Promise.all(jobs.map((job) => engine.submit(job)));
+  return results.map((r) => r.sequences.map((s) => s.tokenIds));
+}
+
+/** Index of the first element whose bits differ, -1 when none (NaN-safe, unlike ===). */
+export function firstDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return x.findIndex((bits, i) => bits !== y[i]);
 }
 
 const opened = new Map<string, Promise<OpenedModel>>();

@@ -5,18 +5,10 @@
 import { describe, expect, it } from "vitest";
 import type { GenerationJob } from "../../src/engine/scheduler";
 import { SAMPLING_DEFAULTS } from "../../src/sampling/index";
-import { engineFor, openTestModel, referenceAvailable } from "./helpers";
+import { engineTokenIds, firstDifference, openTestModel, referenceAvailable } from "./helpers";
 
 const EOS = 50256;
 const available = await referenceAvailable();
-
-/** Index of the first element whose bits differ, -1 when none (NaN-safe, unlike ===). */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  return x.findIndex((bits, i) => bits !== y[i]);
-}
 
 function jobs(): GenerationJob[] {
   const sampled = { ...SAMPLING_DEFAULTS, do_sample: true, top_k: 0, temperature: 1.3 };
@@ -66,14 +58,9 @@ describe.each(["tiny-a", "tiny-b"])("%s int8: LM-head kernel vs the one-graph mo
   });
 
   it.skipIf(!available.includes(name))("identical tokens through the engine, batched, greedy and sampled", async () => {
-    const run = async (model: string) => {
-      const engine = await engineFor(model);
-      const results = await Promise.all(jobs().map((job) => engine.submit(job)));
-      return results.map((r) => r.sequences.map((s) => s.tokenIds));
-    };
-    // (engineFor keeps one model per isolate: run the two one after the other)
-    const viaKernel = await run(kernelModel);
-    const viaGraph = await run(graphModel);
+    // (the Worker keeps one model per isolate: run the two one after the other)
+    const viaKernel = await engineTokenIds(kernelModel, jobs());
+    const viaGraph = await engineTokenIds(graphModel, jobs());
     expect(viaKernel.flat(2).length).toBeGreaterThan(30);
     expect(viaKernel).toEqual(viaGraph);
   });

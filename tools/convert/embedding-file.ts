@@ -7,7 +7,7 @@
 // in-graph table (int8-format.ts stores it transposed as the LM head's [n_embd, vocab] weight).
 import { readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { sha256, type WrittenFile } from "./write-model.js";
+import { isPartOf, sha256, type WrittenFile } from "./write-model.js";
 
 export const EMBEDDING_FILE = "embedding.int8";
 
@@ -53,7 +53,7 @@ export async function writeSplitFile(outDir: string, name: string, bytes: Uint8A
 /** Removes a file written by writeSplitFile, whole or in parts. */
 export async function removeSplitFile(outDir: string, name: string): Promise<void> {
   for (const entry of await readdir(outDir)) {
-    if (entry === name || (entry.startsWith(`${name}.part-`) && /^\d+$/.test(entry.slice(name.length + 6)))) await rm(join(outDir, entry), { force: true });
+    if (entry === name || isPartOf(entry, name)) await rm(join(outDir, entry), { force: true });
   }
 }
 

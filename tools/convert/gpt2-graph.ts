@@ -21,10 +21,11 @@ export const presentName = (layer: number, kind: "key" | "value") => `present.${
  * of copying the whole `present` out of WASM memory every step. */
 export const newKeysName = (layer: number, kind: "key" | "value") => `new_key_values.${layer}.${kind}`;
 
-const BATCH = "batch_size";
-const SEQ = "sequence_length";
-const PAST = "past_sequence_length";
-const TOTAL = "total_sequence_length";
+/** Symbolic dimension names of every graph the converter writes (whole model, shard, block). */
+export const BATCH = "batch_size";
+export const SEQ = "sequence_length";
+export const PAST = "past_sequence_length";
+export const TOTAL = "total_sequence_length";
 // torch.finfo(float32).min: what transformers puts at masked scores. Using Where with it (instead
 // of adding -inf) keeps fully masked rows (queries at left-pad positions) finite, as HF does.
 const FLOAT32_LOWEST = -3.4028234663852886e38;

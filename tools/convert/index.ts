@@ -89,7 +89,10 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     if (alpha > 0) ({ weights: graphWeights, maxima } = smoothWeights(weights, maxima, alpha));
     if (int8?.decompose ?? true) int8 = { ...int8, outlierChannels: pickOutlierChannels(maxima) };
   }
-  const makeFormat = () => (opts.dtype === "int8" ? int8Format(weights.wte, V, E, int8) : fp32Format(weights.wte, V, E));
+  // A fresh format per graph (a format builds its shared constants into the graph it serves first);
+  // sharded and layered models are int8 only.
+  const makeInt8Format = () => int8Format(weights.wte, V, E, int8);
+  const makeFormat = () => (opts.dtype === "int8" ? makeInt8Format() : fp32Format(weights.wte, V, E));
   const attention = opts.attention ?? defaultAttention(config);
   const mlpFits = embedding === "external" && attention === "gqa" && config.activation === "gelu_new" && config.n_inner % KERNEL_COLUMNS === 0;
   if (opts.mlp === "kernel" && !mlpFits) {
@@ -122,13 +125,13 @@ export async function convertCheckpoint(checkpointDir: string, opts: ConvertOpti
     const ranges = "count" in opts.shards ? evenRanges(config.n_layer, opts.shards.count) : planByMemory(config, opts.shards.memoryBytes, opts.shards);
     const embeddingFile = await writeEmbedding();
     await removeLayerFiles(opts.outDir); // the front has no graphs of its own
-    return writeShardedModel({ config, weights: graphWeights, format: () => int8Format(weights.wte, V, E, int8), mlpKernel, ranges, outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
+    return writeShardedModel({ config, weights: graphWeights, format: makeInt8Format, mlpKernel, ranges, outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
   }
   await removeStale(opts.outDir, 0); // shard folders of an earlier sharded conversion
   if (mlpKernel) {
     await removeGraphFiles(opts.outDir); // a one-graph model's files
     const embeddingFile = await writeEmbedding();
-    return writeLayeredModel({ config, weights: graphWeights, format: () => int8Format(weights.wte, V, E, int8), outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
+    return writeLayeredModel({ config, weights: graphWeights, format: makeInt8Format, outDir: opts.outDir, embedding: embeddingFile, onnx, manifest: common });
   }
   await removeLayerFiles(opts.outDir);
   const graph = buildGpt2Graph(config, graphWeights, makeFormat(), { logits: opts.logits, attention, embedding });

@@ -12,7 +12,9 @@
 // Keys/values as in the one-graph GroupQueryAttention model: past_key_values.<l>.* in,
 // present.<l>.* and new_key_values.<l>.* out.
 import type { Gpt2Config, Gpt2Weights } from "./checkpoint.js";
-import { addAndNorm, ATTENTION_MASK, gqaAttention, HIDDEN_STATES, INPUTS_EMBEDS, newKeysName, pastName, POSITION_IDS, presentName } from "./gpt2-graph.js";
+import {
+  addAndNorm, ATTENTION_MASK, BATCH, gqaAttention, HIDDEN_STATES, INPUTS_EMBEDS, newKeysName, PAST, pastName, POSITION_IDS, presentName, SEQ, TOTAL,
+} from "./gpt2-graph.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { DataType } from "./onnx-schema.js";
 import type { WeightFormat } from "./weight-formats.js";
@@ -21,11 +23,6 @@ export const RESIDUAL_IN = "residual_in";
 export const ADDEND_IN = "addend_in";
 export const RESIDUAL_OUT = "residual_out";
 export const MLP_IN = "mlp_in";
-
-const BATCH = "batch_size";
-const SEQ = "sequence_length";
-const PAST = "past_sequence_length";
-const TOTAL = "total_sequence_length";
 
 /** The file name of graph `index` (n_layer + 1 of them; their weights are `<name>.data`). */
 export const layerGraphFile = (index: number) => `layer-${String(index).padStart(2, "0")}.onnx`;

@@ -15,7 +15,7 @@
 // past_key_values.<l>.* in, present.<l>.* and new_key_values.<l>.* out (right-padded-append).
 import type { Gpt2Config, Gpt2Weights } from "./checkpoint.js";
 import {
-  addAndNorm, addBlocks, ATTENTION_MASK, gqaAttention, HIDDEN_STATES, INPUTS_EMBEDS, newKeysName, pastName, POSITION_IDS, presentName,
+  addAndNorm, addBlocks, ATTENTION_MASK, BATCH, gqaAttention, HIDDEN_STATES, INPUTS_EMBEDS, newKeysName, PAST, pastName, POSITION_IDS, presentName, SEQ, TOTAL,
 } from "./gpt2-graph.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { DataType } from "./onnx-schema.js";
@@ -24,11 +24,6 @@ import type { WeightFormat } from "./weight-formats.js";
 
 export const RESIDUAL_IN = "residual_in";
 export const RESIDUAL_OUT = "residual_out";
-
-const BATCH = "batch_size";
-const SEQ = "sequence_length";
-const PAST = "past_sequence_length";
-const TOTAL = "total_sequence_length";
 
 const layersOf = ([from, to]: LayerRange) => Array.from({ length: to - from }, (_, i) => from + i);
 

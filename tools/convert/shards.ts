@@ -17,7 +17,7 @@ import { buildShardGraph, shardInputNames, shardOutputNames } from "./shard-grap
 import type { LayerRange } from "./shard-plan.js";
 import type { int8Format } from "./int8-format.js";
 import { removeLayerFiles, writeLayeredGraphs } from "./layered-model.js";
-import { DATA_FILE, GRAPH_FILE, removeGraphFiles, writeOnnxWithExternalData, type OnnxModelOptions } from "./write-model.js";
+import { removeGraphFiles, writeOnnxWithExternalData, type OnnxModelOptions } from "./write-model.js";
 
 export const shardFolder = (index: number) => `shard-${index}`;
 
@@ -91,7 +91,7 @@ export async function writeShardedModel(model: ShardedModel): Promise<ModelManif
 export async function removeStale(outDir: string, keep: number): Promise<void> {
   for (const name of await readdir(outDir)) {
     const shard = /^shard-(\d+)$/.exec(name);
-    const oneGraph = keep > 0 && (name === GRAPH_FILE || name === DATA_FILE || name.startsWith(`${DATA_FILE}.part-`));
-    if ((shard && Number(shard[1]) >= keep) || oneGraph) await rm(join(outDir, name), { recursive: true, force: true });
+    if (shard && Number(shard[1]) >= keep) await rm(join(outDir, name), { recursive: true, force: true });
   }
+  if (keep > 0) await removeGraphFiles(outDir);
 }

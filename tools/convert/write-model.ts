@@ -67,7 +67,7 @@ export async function writeOnnxWithExternalData(
     await writeFile(graphTmp, graphBytes);
     // Whatever an earlier conversion left (a whole data file, or parts) goes: only the new files stay.
     for (const name of await readdir(outDir)) {
-      if (name === dataFile || (name.startsWith(`${dataFile}.part-`) && /^\d+$/.test(name.slice(dataFile.length + 6)))) await rm(join(outDir, name));
+      if (name === dataFile || isPartOf(name, dataFile)) await rm(join(outDir, name));
     }
     await writer.renameIntoPlace();
     await rename(graphTmp, join(outDir, graphFile));
@@ -85,9 +85,7 @@ export async function writeOnnxWithExternalData(
 export async function removeGraphFiles(outDir: string, graphFile = GRAPH_FILE): Promise<void> {
   const dataFile = `${graphFile}.data`;
   for (const name of await readdir(outDir)) {
-    if (name === graphFile || name === dataFile || (name.startsWith(`${dataFile}.part-`) && /^\d+$/.test(name.slice(dataFile.length + 6)))) {
-      await rm(join(outDir, name), { force: true });
-    }
+    if (name === graphFile || name === dataFile || isPartOf(name, dataFile)) await rm(join(outDir, name), { force: true });
   }
 }
 
@@ -172,6 +170,11 @@ class PartedWriter {
     await this.handle?.close().catch(() => undefined);
     for (const part of this.parts) await rm(part.tmp, { force: true });
   }
+}
+
+/** `name` is one of the parts `<file>.part-NNN` a split file is written as. */
+export function isPartOf(name: string, file: string): boolean {
+  return name.startsWith(`${file}.part-`) && /^\d+$/.test(name.slice(file.length + ".part-".length));
 }
 
 function partName(dataFile: string, index: number): string {
